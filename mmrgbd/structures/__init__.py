@@ -1,0 +1,3 @@
+from .rgbd_data_sample import RGBDDataSample
+
+__all__ = ['RGBDDataSample']
