@@ -40,7 +40,7 @@ step "$CURRENT_STEP"
 
 CURRENT_STEP="build tools (setuptools<70 wheel ninja)"
 step "$CURRENT_STEP"
-"${PIP[@]}" "setuptools<70" wheel ninja "numpy>=2.0"
+"${PIP[@]}" "setuptools<70" wheel ninja
 
 CURRENT_STEP="mmengine"
 step "$CURRENT_STEP"
@@ -69,13 +69,11 @@ if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version_
   "${PIP[@]}" "$WHEELDIR"/mmcv-*.whl
 fi
 
-CURRENT_STEP="OpenMMLab packages (mmdet, mmseg, mmpretrain, mmdet3d)"
+# One resolver run for everything else, so no later step downgrades an earlier one.
+CURRENT_STEP="OpenMMLab packages (mmdet, mmseg, mmpretrain, mmdet3d), runtime and test requirements"
 step "$CURRENT_STEP"
-"${PIP[@]}" $(grep -E '^mm(det|segmentation|pretrain|det3d)' "$REQ/mminstall.txt") "$MMCV_SPEC" -r "$REQ/torch.txt"
-
-CURRENT_STEP="runtime and test requirements"
-step "$CURRENT_STEP"
-"${PIP[@]}" -r "$REQ/runtime.txt" -r "$REQ/tests.txt" -r "$REQ/torch.txt" "$MMCV_SPEC"
+"${PIP[@]}" $(grep -E '^mm(det|segmentation|pretrain|det3d)' "$REQ/mminstall.txt") "$MMCV_SPEC" \
+  -r "$REQ/torch.txt" -r "$REQ/runtime.txt" -r "$REQ/tests.txt"
 
 CURRENT_STEP="mmrgbd (editable)"
 step "$CURRENT_STEP"

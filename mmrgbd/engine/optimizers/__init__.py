@@ -1,0 +1,3 @@
+from .multi_optimizer import MultiOptimizer, MultiOptimWrapperConstructor
+
+__all__ = ['MultiOptimizer', 'MultiOptimWrapperConstructor']

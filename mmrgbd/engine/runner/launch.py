@@ -1,0 +1,44 @@
+"""Distributed launch that also works on CPU-only machines."""
+import os
+import warnings
+
+import torch
+import torch.distributed as dist
+
+
+def setup_distributed_for_device(cfg, launcher: str) -> None:
+    """Prepare ``cfg`` (in place) for ``launcher`` on the available device.
+
+    With CUDA nothing changes: MMEngine initialises NCCL as usual. Without
+    CUDA and with ``launcher='pytorch'`` (torchrun), MMEngine's ``init_dist``
+    would call ``torch.cuda.set_device`` and crash, so the gloo process group
+    is created here first (MMEngine then sees an initialised group and skips
+    its own), the backend in ``env_cfg.dist_cfg`` is set to gloo, and DDP is
+    wrapped with ``device_ids=None`` as CPU DDP requires.
+
+    Args:
+        cfg (Config): The runner config.
+        launcher (str): ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
+    """
+    if launcher == 'none' or torch.cuda.is_available():
+        return
+    if launcher != 'pytorch':
+        raise RuntimeError(
+            f'launcher={launcher!r} without CUDA is not supported; use '
+            'tools/dist_train.sh (torchrun, launcher=pytorch) for CPU runs.')
+    env_cfg = cfg.setdefault('env_cfg', {})
+    dist_cfg = env_cfg.setdefault('dist_cfg', {})
+    dist_cfg['backend'] = 'gloo'
+    if not dist.is_initialized():
+        dist.init_process_group(
+            backend='gloo',
+            rank=int(os.environ['RANK']),
+            world_size=int(os.environ['WORLD_SIZE']))
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    if cfg.get('optim_wrapper', {}).get('type') == 'AmpOptimWrapper':
+        warnings.warn('AmpOptimWrapper needs CUDA; training in fp32.')
+        cfg.optim_wrapper.type = 'OptimWrapper'
+        cfg.optim_wrapper.pop('loss_scale', None)

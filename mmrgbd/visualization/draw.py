@@ -1,0 +1,127 @@
+"""Drawing helpers shared by the dataset browser and the reconstruction hook."""
+from typing import Optional, Sequence
+
+import cv2
+import numpy as np
+
+INVALID_COLOR = (255, 0, 255)  # magenta marks invalid depth
+
+
+def _to_numpy(x):
+    if hasattr(x, 'detach'):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def colorize_depth(depth,
+                   valid=None,
+                   vmin: Optional[float] = None,
+                   vmax: Optional[float] = None,
+                   cmap: str = 'turbo') -> np.ndarray:
+    """Colour-map a depth map, marking invalid pixels in magenta.
+
+    Args:
+        depth (array): (H, W) depth.
+        valid (array, optional): (H, W) bool; defaults to finite and > 0.
+        vmin (float, optional): Value mapped to the low end of the map;
+            defaults to the 2nd percentile of the valid values.
+        vmax (float, optional): Value mapped to the high end; defaults to the
+            98th percentile of the valid values.
+        cmap (str): A matplotlib colour-map name.
+
+    Returns:
+        np.ndarray: (H, W, 3) uint8 RGB image.
+    """
+    import matplotlib
+    depth = _to_numpy(depth).astype(np.float32).squeeze()
+    if valid is None:
+        valid = np.isfinite(depth) & (depth > 0)
+    valid = _to_numpy(valid).astype(bool).squeeze() & np.isfinite(depth)
+    values = depth[valid]
+    if vmin is None:
+        vmin = float(np.percentile(values, 2)) if values.size else 0.
+    if vmax is None:
+        vmax = float(np.percentile(values, 98)) if values.size else 1.
+    scaled = np.clip((depth - vmin) / max(vmax - vmin, 1e-6), 0, 1)
+    scaled = np.where(valid, scaled, 0)
+    rgb = (matplotlib.colormaps[cmap](scaled)[..., :3] * 255).astype(np.uint8)
+    rgb[~valid] = INVALID_COLOR
+    return rgb
+
+
+def colorize_semseg(semseg,
+                    palette: Optional[Sequence[Sequence[int]]] = None,
+                    ignore_index: int = 255) -> np.ndarray:
+    """Colour class ids with ``palette`` (a fixed random one by default).
+
+    Ignored pixels are black.
+    """
+    semseg = _to_numpy(semseg).astype(np.int64).squeeze()
+    if palette is None:
+        rng = np.random.RandomState(42)
+        palette = rng.randint(0, 255, size=(256, 3))
+    palette = np.asarray(palette, dtype=np.uint8)
+    out = np.zeros(semseg.shape + (3, ), np.uint8)
+    known = (semseg != ignore_index) & (semseg >= 0) & (semseg < len(palette))
+    out[known] = palette[semseg[known]]
+    return out
+
+
+def project_points(points, lidar2img):
+    """Project (N, >=3) points with a 4x4 ``lidar2img``.
+
+    Returns:
+        tuple: (uv (N, 2) float pixel coordinates, z (N,) camera depth).
+    """
+    points = _to_numpy(points)[:, :3].astype(np.float64)
+    lidar2img = _to_numpy(lidar2img).astype(np.float64)
+    homo = np.concatenate([points, np.ones((len(points), 1))], axis=1)
+    proj = homo @ lidar2img.T  # (N, 4)
+    z = proj[:, 2]
+    uv = proj[:, :2] / np.where(np.abs(z) < 1e-9, 1e-9, z)[:, None]
+    return uv, z
+
+
+def draw_points_on_image(rgb, points, lidar2img, radius: int = 1,
+                         max_depth: Optional[float] = None) -> np.ndarray:
+    """Draw the points that land in the image, coloured by depth."""
+    import matplotlib
+    img = np.ascontiguousarray(_to_numpy(rgb).astype(np.uint8).copy())
+    h, w = img.shape[:2]
+    uv, z = project_points(points, lidar2img)
+    inside = (z > 0) & (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (
+        uv[:, 1] < h)
+    uv, z = uv[inside], z[inside]
+    if max_depth is None:
+        max_depth = float(np.percentile(z, 98)) if len(z) else 1.
+    colors = (matplotlib.colormaps['jet'](np.clip(z / max_depth, 0, 1))[:, :3]
+              * 255).astype(np.uint8)
+    for (u, v), c in zip(uv.astype(int), colors):
+        cv2.circle(img, (int(u), int(v)), radius, tuple(int(x) for x in c), -1)
+    return img
+
+
+def make_panel(images: Sequence[np.ndarray],
+               titles: Optional[Sequence[str]] = None,
+               height: Optional[int] = None) -> np.ndarray:
+    """Place RGB images side by side (resized to one height) with titles."""
+    height = height or max(im.shape[0] for im in images)
+    tiles = []
+    for i, im in enumerate(images):
+        im = _to_numpy(im)
+        if im.ndim == 2:
+            im = np.repeat(im[..., None], 3, axis=2)
+        scale = height / im.shape[0]
+        im = cv2.resize(
+            im.astype(np.uint8), (max(1, int(round(im.shape[1] * scale))),
+                                  height),
+            interpolation=cv2.INTER_NEAREST)
+        im = np.ascontiguousarray(im)
+        if titles is not None:
+            cv2.putText(im, str(titles[i]), (3, 14), cv2.FONT_HERSHEY_SIMPLEX,
+                        0.45, (255, 255, 255), 2, cv2.LINE_AA)
+            cv2.putText(im, str(titles[i]), (3, 14), cv2.FONT_HERSHEY_SIMPLEX,
+                        0.45, (0, 0, 0), 1, cv2.LINE_AA)
+        tiles.append(im)
+        tiles.append(np.full((height, 2, 3), 255, np.uint8))
+    return np.concatenate(tiles[:-1], axis=1)
