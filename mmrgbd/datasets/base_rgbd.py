@@ -1,0 +1,124 @@
+"""The base class of every mmrgbd dataset."""
+import logging
+from typing import Callable, Optional, Sequence, Union
+
+from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
+
+from mmrgbd.registry import DATASETS, TRANSFORMS, build_in_scope
+from .depth_io import check_encoding
+from .errors import BadSampleError
+
+__all__ = ['BaseRGBDDataset']
+
+
+@DATASETS.register_module()
+class BaseRGBDDataset(BaseDataset):
+    """An :class:`mmengine.dataset.BaseDataset` of RGB-D (+ LiDAR) samples.
+
+    On top of ``BaseDataset`` (annotation loading, filtering, serialisation,
+    ``indices``, lazy init) it adds:
+
+    * ``depth_unit`` -- the depth encoding of the dataset's files, validated
+      against :data:`~mmrgbd.datasets.depth_io.DEPTH_ENCODINGS` at
+      construction and put into every sample (``results['depth_unit']``)
+      unless the data-list entry names its own. Never guessed: None is only
+      for datasets without depth maps, or when the loading transform names
+      the unit itself.
+    * ``depth_source`` -- metadata put into every sample the same way.
+    * ``skip_bad_samples`` -- with True, a
+      :class:`~mmrgbd.datasets.errors.BadSampleError` raised while preparing
+      a sample is logged as a warning (through the current ``MMLogger``, with
+      the file and the problem), counted in ``num_skipped`` and another
+      sample is served through ``BaseDataset``'s refetch mechanism
+      (``prepare_data`` returns None, ``__getitem__`` draws another index, at
+      most ``max_refetch`` times). With False (default) the error propagates
+      unchanged. In ``test_mode`` the error always propagates, since serving
+      another sample would silently change an evaluation. The data list is
+      never modified: every sample is prepared from a fresh copy of its entry.
+      ``num_skipped`` counts in the process that prepared the samples (each
+      DataLoader worker holds its own copy).
+
+    Pipeline entries given as dicts are built in the ``mmrgbd`` scope, so
+    ``type='LoadRGBDFromFiles'`` works whatever the current default scope.
+
+    The base class reads MMEngine's standard annotation format (a JSON /
+    pickle file with ``metainfo`` and ``data_list``); datasets with another
+    layout override :meth:`load_data_list`.
+
+    Args:
+        ann_file (str, optional): Annotation file.
+        depth_unit (str, optional): Depth encoding of the dataset's depth
+            files.
+        depth_source (str): Where the depth comes from, e.g. ``'sensor'``,
+            ``'filled'``, ``'lidar'``.
+        skip_bad_samples (bool): Log and replace bad samples instead of
+            raising.
+        pipeline (Sequence[dict | Callable]): Transforms.
+        **kwargs: Passed to :class:`mmengine.dataset.BaseDataset`.
+
+    Raises:
+        ValueError: ``depth_unit`` is not a known encoding.
+    """
+
+    def __init__(self,
+                 ann_file: Optional[str] = '',
+                 depth_unit: Optional[str] = None,
+                 depth_source: str = 'sensor',
+                 skip_bad_samples: bool = False,
+                 pipeline: Sequence[Union[dict, Callable]] = (),
+                 **kwargs) -> None:
+        if depth_unit is not None:
+            check_encoding(depth_unit)
+        # Set before BaseDataset.__init__: load_data_list() runs inside it.
+        self.depth_unit = depth_unit
+        self.depth_source = depth_source
+        self.skip_bad_samples = skip_bad_samples
+        self.num_skipped = 0
+        pipeline = [build_in_scope(TRANSFORMS, t) for t in pipeline]
+        super().__init__(ann_file=ann_file, pipeline=pipeline, **kwargs)
+
+    def get_data_info(self, idx: int) -> dict:
+        """A fresh copy of the idx-th entry with the dataset's depth metadata.
+
+        Args:
+            idx (int): Index into the data list.
+
+        Returns:
+            dict: The entry; ``depth_unit`` / ``depth_source`` are filled in
+            from the dataset unless the entry sets them.
+        """
+        info = super().get_data_info(idx)
+        if info.get('depth_unit') is None and self.depth_unit is not None:
+            info['depth_unit'] = self.depth_unit
+        if info.get('depth_source') is None:
+            info['depth_source'] = self.depth_source
+        return info
+
+    def prepare_data(self, idx: int):
+        """Run the pipeline on the idx-th sample.
+
+        Args:
+            idx (int): Index into the data list.
+
+        Returns:
+            Any: The pipeline output, or None when the sample is bad and
+            ``skip_bad_samples`` is on (``__getitem__`` then serves another
+            index).
+
+        Raises:
+            BadSampleError: A bad sample with ``skip_bad_samples=False`` or
+                in ``test_mode``.
+        """
+        try:
+            return super().prepare_data(idx)
+        except BadSampleError as exc:
+            if not self.skip_bad_samples or self.test_mode:
+                raise
+            self.num_skipped += 1
+            print_log(
+                f'{type(self).__name__}: skipped bad sample {idx} '
+                f'({self.num_skipped} skipped so far): {exc}',
+                logger='current',
+                level=logging.WARNING)
+            return None

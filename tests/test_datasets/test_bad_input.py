@@ -1,0 +1,351 @@
+"""Bad input: every case raises BadSampleError naming the file and the problem,
+and BaseRGBDDataset(skip_bad_samples=True) logs and replaces bad samples."""
+import logging
+import shutil
+import uuid
+
+import cv2
+import numpy as np
+import pytest
+from mmengine.logging import MMLogger
+
+from mmrgbd.datasets import BaseRGBDDataset, check_sample
+from mmrgbd.datasets.depth_io import (decode_depth, read_depth, read_label,
+                                      read_rgb)
+from mmrgbd.datasets.errors import BadSampleError
+from mmrgbd.datasets.transforms import LoadRGBDFromFiles
+
+
+def _expect(fn, path, problem):
+    """Call fn, expect BadSampleError starting with path and naming problem."""
+    with pytest.raises(BadSampleError) as info:
+        fn()
+    err = info.value
+    assert str(err).startswith(f'{path}: '), str(err)
+    assert err.path == str(path)
+    assert problem in err.problem, err.problem
+    assert isinstance(err, ValueError)
+    return err
+
+
+def _write_pair(folder, name, hw=(24, 32), depth_value=1500):
+    rgb = np.random.default_rng(0).integers(0, 255, hw + (3, ), np.uint8)
+    depth = np.full(hw, depth_value, np.uint16)
+    rgb_path, depth_path = folder / f'{name}.jpg', folder / f'{name}_d.png'
+    cv2.imwrite(str(rgb_path), rgb)
+    cv2.imwrite(str(depth_path), depth)
+    return str(rgb_path), str(depth_path)
+
+
+# ------------------------------------------------------------ files
+def test_missing_file(tmp_path):
+    path = tmp_path / 'nope.png'
+    _expect(lambda: read_depth(path, 'mm'), path, 'does not exist')
+    _expect(lambda: read_rgb(path), path, 'does not exist')
+    _expect(lambda: read_label(path), path, 'does not exist')
+
+
+def test_corrupt_and_empty_file(tmp_path):
+    path = tmp_path / 'garbage.png'
+    path.write_bytes(np.random.default_rng(1).bytes(500))
+    _expect(lambda: read_depth(path, 'mm'), path, 'cannot be decoded')
+    _expect(lambda: read_rgb(path), path, 'cannot be decoded')
+    _expect(lambda: read_label(path), path, 'cannot be decoded')
+    empty = tmp_path / 'empty.png'
+    empty.write_bytes(b'')
+    _expect(lambda: read_depth(empty, 'mm'), empty, 'file is empty')
+    npy = tmp_path / 'bad.npy'
+    npy.write_bytes(b'\x93NUMPY garbage')
+    _expect(lambda: read_depth(npy, 'm'), npy, 'cannot be read as .npy')
+
+
+@pytest.mark.parametrize('keep', [0.5, 0.999])
+def test_truncated_real_png(samples_dir, tmp_path, keep):
+    src = samples_dir / 'nyuv2_rcnn_depth_demo' / 'demo-data' / 'depth.png'
+    data = src.read_bytes()
+    path = tmp_path / 'depth_cut.png'
+    path.write_bytes(data[:int(len(data) * keep)])
+    _expect(lambda: read_depth(path, 'mm'), path, 'truncated PNG')
+    # the intact copy reads fine
+    shutil.copy(src, tmp_path / 'depth_ok.png')
+    depth, valid = read_depth(tmp_path / 'depth_ok.png', 'mm')
+    assert valid.all() and depth.shape == (425, 560)
+
+
+def test_truncated_real_jpeg_and_pgm(samples_dir, tmp_path):
+    src = samples_dir / 'open3d_rgbd_other_formats' / 'SUN_color.jpg'
+    path = tmp_path / 'cut.jpg'
+    path.write_bytes(src.read_bytes()[:60000])
+    _expect(lambda: read_rgb(path), path, 'truncated JPEG')
+    src = samples_dir / 'open3d_rgbd_other_formats' / 'NYU_depth.pgm'
+    path = tmp_path / 'cut.pgm'
+    path.write_bytes(src.read_bytes()[:300000])
+    _expect(lambda: read_depth(path, 'kinect_disparity'), path,
+            'truncated PGM')
+
+
+# ------------------------------------------------------------ dtypes
+def test_wrong_dtype(tmp_path):
+    u8 = tmp_path / 'u8.png'
+    cv2.imwrite(str(u8), np.full((4, 5), 7, np.uint8))
+    _expect(lambda: read_depth(u8, 'mm'), u8,
+            "'mm' expects uint16 data, got uint8")
+    f = tmp_path / 'f.npy'
+    np.save(f, np.ones((4, 5), np.float32))
+    _expect(lambda: read_depth(f, 'tum'), f,
+            "'tum' expects uint16 data, got float32")
+    i = tmp_path / 'i.npy'
+    np.save(i, np.ones((4, 5), np.int32))
+    _expect(lambda: read_depth(i, 'm'), i, "'m' expects float data")
+    rgb16 = tmp_path / 'rgb16.png'
+    cv2.imwrite(str(rgb16), np.full((4, 5, 3), 300, np.uint16))
+    _expect(lambda: read_rgb(rgb16), rgb16, 'must be 8-bit, got uint16')
+    colour = tmp_path / 'colour_label.png'
+    cv2.imwrite(str(colour), np.zeros((4, 5, 3), np.uint8))
+    _expect(lambda: read_label(colour), colour, 'single-channel')
+    three = tmp_path / 'three.png'
+    cv2.imwrite(str(three), np.zeros((4, 5, 3), np.uint16))
+    _expect(lambda: read_depth(three, 'mm'), three, 'single-channel')
+
+
+def test_check_sample_dtypes():
+    good = dict(
+        rgb_path='a.png',
+        depth_path='a_d.png',
+        rgb=np.zeros((4, 5, 3), np.uint8),
+        depth=np.ones((4, 5), np.float32),
+        depth_valid=np.ones((4, 5), bool))
+    assert check_sample(dict(good)) is not None
+    _expect(lambda: check_sample(dict(good, rgb=good['rgb'] * 1.0)), 'a.png',
+            'rgb must be uint8, got float64')
+    _expect(
+        lambda: check_sample(dict(good, depth=good['depth'].astype(float))),
+        'a_d.png', 'depth must be float32, got float64')
+    _expect(
+        lambda: check_sample(dict(good, depth_valid=np.ones((4, 5)))),
+        'a_d.png', 'depth_valid must be bool')
+    bad_valid = good['depth_valid'].copy()
+    bad_valid[0, 0] = False
+    _expect(lambda: check_sample(dict(good, depth_valid=bad_valid)),
+            'a_d.png', 'disagrees with depth > 0 at 1 pixels')
+    _expect(
+        lambda: check_sample(
+            dict(good, semseg=np.zeros((4, 5), np.float32),
+                 semseg_path='s.png')), 's.png', 'integer ids')
+    _expect(lambda: check_sample(dict(good, depth_unit='cm')), 'a_d.png',
+            "unknown depth_unit 'cm'")
+    _expect(lambda: check_sample({k: v
+                                  for k, v in good.items()
+                                  if k != 'depth_valid'}), 'a_d.png',
+            'without depth_valid')
+
+
+# ------------------------------------------------------------ consistency
+def test_mismatched_rgb_depth_sizes(tmp_path):
+    rgb_path, _ = _write_pair(tmp_path, 'a', hw=(24, 32))
+    _, depth_path = _write_pair(tmp_path, 'b', hw=(24, 30))
+    err = _expect(
+        lambda: LoadRGBDFromFiles(depth_unit='mm')(
+            dict(rgb_path=rgb_path, depth_path=depth_path)), depth_path,
+        'depth size (24, 30) does not match RGB size (24, 32)')
+    assert rgb_path in err.problem
+
+
+def test_nan_inf_depth(tmp_path):
+    rgb_path, _ = _write_pair(tmp_path, 'a', hw=(4, 5))
+    depth = np.full((4, 5), 2.0, np.float32)
+    depth[1, 2], depth[3, 3] = np.nan, np.inf
+    path = tmp_path / 'nan.npy'
+    np.save(path, depth)
+    results = dict(rgb_path=rgb_path, depth_path=str(path), depth_unit='m')
+    _expect(lambda: LoadRGBDFromFiles()(dict(results)), path,
+            'non-finite values (1 NaN, 1 inf)')
+    out = LoadRGBDFromFiles(nonfinite='invalid')(dict(results))
+    assert out['depth_valid'].sum() == 18
+    assert not out['depth_valid'][1, 2] and out['depth'][3, 3] == 0
+    # a NaN that reaches check_sample (e.g. set by a bad transform)
+    out['depth'][0, 0] = np.nan
+    _expect(lambda: check_sample(out), path, 'depth contains NaN or inf')
+
+
+def test_unknown_depth_unit(tmp_path):
+    for bad in ('cm', None):
+        for fn in (lambda: decode_depth(np.zeros((2, 2), np.uint16), bad),
+                   lambda: read_depth(tmp_path / 'x.png', bad),
+                   lambda: BaseRGBDDataset(depth_unit=bad or 'cm',
+                                           lazy_init=True)):
+            with pytest.raises(ValueError) as info:
+                fn()
+            assert not isinstance(info.value, BadSampleError)
+            assert "['mm', 'tum', 'sunrgbd', 'kinect_disparity', '0.1mm', " \
+                "'m']" in str(info.value)
+    with pytest.raises(ValueError, match="'millimetres'"):
+        LoadRGBDFromFiles(depth_unit='millimetres')
+
+
+def test_points_and_matrices():
+    pts = np.zeros((0, 4), np.float32)
+    _expect(lambda: check_sample(dict(points=pts, points_path='v.bin')),
+            'v.bin', 'point cloud is empty')
+    _expect(
+        lambda: check_sample(
+            dict(points=np.zeros((5, 2), np.float32), points_path='v.bin')),
+        'v.bin', 'C >= 3')
+    nan_pts = np.ones((5, 4), np.float32)
+    nan_pts[2, 1] = np.nan
+    _expect(lambda: check_sample(dict(points=nan_pts, points_path='v.bin')),
+            'v.bin', 'non-finite coordinates')
+    _expect(
+        lambda: check_sample(
+            dict(points=np.ones((5, 4)), points_path='v.bin')), 'v.bin',
+        'points must be float32')
+
+    k = np.array([[500., 0, 16], [0, 500, 12], [0, 0, 1]])
+    base = dict(rgb_path='c.png', calib_path='calib.txt')
+    assert check_sample(dict(base, intrinsics=k))
+    k_nan = k.copy()
+    k_nan[0, 2] = np.nan
+    _expect(lambda: check_sample(dict(base, intrinsics=k_nan)), 'calib.txt',
+            'intrinsics has non-finite entries')
+    _expect(lambda: check_sample(dict(base, intrinsics=k[:2])), 'calib.txt',
+            'intrinsics must be (3, 3)')
+    k0 = k.copy()
+    k0[1, 1] = 0
+    _expect(lambda: check_sample(dict(base, intrinsics=k0)), 'calib.txt',
+            'positive focal lengths')
+    k_row = k.copy()
+    k_row[2, 0] = 3
+    _expect(lambda: check_sample(dict(base, intrinsics=k_row)), 'calib.txt',
+            'intrinsics last row must be')
+
+    l2i = np.eye(4)
+    assert check_sample(dict(base, lidar2img=l2i))
+    l2i_inf = l2i.copy()
+    l2i_inf[0, 3] = np.inf
+    _expect(lambda: check_sample(dict(base, lidar2img=l2i_inf)), 'calib.txt',
+            'lidar2img has non-finite entries')
+    _expect(lambda: check_sample(dict(base, lidar2img=np.eye(4)[:3])),
+            'calib.txt', 'lidar2img must be (4, 4)')
+    pose = np.eye(4)
+    pose[3, 3] = 0
+    _expect(
+        lambda: check_sample(
+            dict(rgb_path='c.png', pose_path='p.txt', cam2world=pose)),
+        'p.txt', 'cam2world last row must be [0.0, 0.0, 0.0, 1.0]')
+
+
+def test_video_layout_accepted():
+    t, h, w = 3, 4, 5
+    depth = np.ones((t, h, w), np.float32)
+    sample = dict(
+        rgb=np.zeros((t, h, w, 3), np.uint8),
+        depth=depth,
+        depth_valid=depth > 0,
+        cam2world=np.tile(np.eye(4), (t, 1, 1)),
+        rgb_path=['f0.png', 'f1.png', 'f2.png'])
+    assert check_sample(sample) is sample
+    sample['depth'] = depth[:, :, :4]
+    _expect(lambda: check_sample(sample), 'f0.png (+2 more)',
+            'does not match RGB size (3, 4, 5)')
+
+
+# ------------------------------------------------------------ datasets
+class _TinyRGBD(BaseRGBDDataset):
+    """Samples given directly as (rgb_path, depth_path) pairs."""
+
+    def __init__(self, pairs, **kwargs):
+        self.pairs = pairs
+        super().__init__(**kwargs)
+
+    def load_data_list(self):
+        return [dict(rgb_path=r, depth_path=d) for r, d in self.pairs]
+
+
+class _ListHandler(logging.Handler):
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def tiny_pairs(tmp_path):
+    pairs = [
+        _write_pair(tmp_path, f's{i}', depth_value=1000 * (i + 1))
+        for i in range(4)
+    ]
+    bad_depth = pairs[2][1]
+    with open(bad_depth, 'r+b') as f:  # corrupt the PNG body
+        f.seek(40)
+        f.write(b'\x00' * 40)
+    return pairs, bad_depth
+
+
+@pytest.mark.parametrize('serialize', [True, False])
+def test_skip_bad_samples(tiny_pairs, serialize):
+    pairs, bad = tiny_pairs
+    ds = _TinyRGBD(
+        pairs,
+        depth_unit='mm',
+        skip_bad_samples=True,
+        serialize_data=serialize,
+        pipeline=[dict(type='LoadRGBDFromFiles')])
+    entries_before = [ds.get_data_info(i) for i in range(len(ds))]
+    logger = MMLogger.get_instance(f'skip_bad_{uuid.uuid4().hex}')
+    handler = _ListHandler()
+    logger.addHandler(handler)
+    np.random.seed(0)
+    try:
+        samples = [ds[i] for i in range(len(ds))]
+    finally:
+        logger.removeHandler(handler)
+    assert len(samples) == 4
+    assert all(s['depth_path'] != bad for s in samples)
+    for s in samples:  # each served sample is a good, fully loaded one
+        i = [p[1] for p in pairs].index(s['depth_path'])
+        assert s['depth_valid'].all()
+        assert np.allclose(s['depth'], i + 1.0)
+        assert s['depth_unit'] == 'mm' and s['depth_source'] == 'sensor'
+    assert ds.num_skipped >= 1
+    assert len(handler.messages) == ds.num_skipped
+    assert bad in handler.messages[0]
+    assert 'cannot be decoded' in handler.messages[0]
+    # the data list is untouched
+    assert len(ds) == 4
+    assert [ds.get_data_info(i) for i in range(len(ds))] == entries_before
+
+
+def test_bad_samples_propagate(tiny_pairs):
+    pairs, bad = tiny_pairs
+    ds = _TinyRGBD(
+        pairs, depth_unit='mm', pipeline=[LoadRGBDFromFiles()])
+    assert ds[0]['depth'][0, 0] == np.float32(1.0)
+    _expect(lambda: ds[2], bad, 'cannot be decoded')
+    assert ds.num_skipped == 0
+    # in test mode a bad sample is never replaced, even with skipping on
+    ds = _TinyRGBD(
+        pairs,
+        depth_unit='mm',
+        skip_bad_samples=True,
+        test_mode=True,
+        pipeline=[LoadRGBDFromFiles()])
+    _expect(lambda: ds[2], bad, 'cannot be decoded')
+    assert ds.num_skipped == 0
+
+
+def test_entry_unit_overrides_dataset(tiny_pairs):
+    pairs, _ = tiny_pairs
+
+    class _Tum(_TinyRGBD):
+
+        def load_data_list(self):
+            return [dict(rgb_path=pairs[0][0], depth_path=pairs[0][1],
+                         depth_unit='tum', depth_source='filled')]
+
+    ds = _Tum(pairs, depth_unit='mm', pipeline=[LoadRGBDFromFiles()])
+    out = ds[0]
+    assert out['depth_unit'] == 'tum' and out['depth_source'] == 'filled'
+    assert out['depth'][0, 0] == np.float32(1000 / 5000)
