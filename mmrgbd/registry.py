@@ -87,7 +87,8 @@ TRANSFORMS = Registry(
 #######################################################################
 #                            mmrgbd.models                            #
 #######################################################################
-MODELS = Registry('model', parent=MMENGINE_MODELS, locations=['mmrgbd.models'])
+MODELS = Registry(
+    'model', parent=MMENGINE_MODELS, locations=['mmrgbd.models', 'mmrgbd.ops'])
 MODEL_WRAPPERS = Registry(
     'model_wrapper',
     parent=MMENGINE_MODEL_WRAPPERS,
