@@ -1,0 +1,3 @@
+from .depth_reconstruction_metric import DepthReconstructionMetric
+
+__all__ = ['DepthReconstructionMetric']
