@@ -1,6 +1,8 @@
 """Dataset converters in tools/dataset_converters/."""
 import importlib.util
 import struct
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import torch
 
 from mmrgbd.datasets import (NYUv2Dataset, RGBDVideoClipDataset,
                              ScanNetFrames, SUNRGBDDataset)
+from mmrgbd.datasets.errors import BadSampleError
 
 TOOLS = Path(__file__).resolve().parents[2] / 'tools' / 'dataset_converters'
 
@@ -102,8 +105,8 @@ def test_scannet_sens_round_trip(tmp_path):
 
 # ------------------------------------------------------------- NYUv2 .mat
 def test_nyuv2_converter_with_in_memory_mat(samples_dir, tmp_path):
-    """h5py is not a dependency: the converter takes any mapping of the
-    v7.3 datasets; here a dict of arrays in the transposed HDF5 layout."""
+    """The converter takes any mapping of the v7.3 datasets; here a dict of
+    arrays in the transposed HDF5 layout."""
     nyu_tool = _tool('nyuv2_mat_to_png')
     meta = samples_dir / 'nyuv2_labeled_vainf'
     lut40, lut13 = nyu_tool.load_class_maps(
@@ -162,15 +165,122 @@ def test_nyuv2_converter_with_in_memory_mat(samples_dir, tmp_path):
     np.testing.assert_allclose(out['depth'], depth[0], atol=6e-4)
 
 
-def test_nyuv2_converter_needs_h5py_for_the_real_file(tmp_path):
+def test_nyuv2_converter_needs_h5py(tmp_path, monkeypatch):
     nyu_tool = _tool('nyuv2_mat_to_png')
-    try:
-        import h5py  # noqa: F401
-    except ImportError:
-        with pytest.raises(ImportError, match='pip install h5py'):
-            nyu_tool.open_labeled_mat(str(tmp_path / 'x.mat'))
-    else:
-        pytest.skip('h5py is installed; the ImportError path is not taken')
+    monkeypatch.setitem(sys.modules, 'h5py', None)  # import h5py fails
+    with pytest.raises(ImportError, match='pip install h5py'):
+        nyu_tool.open_labeled_mat(str(tmp_path / 'x.mat'))
+
+
+def write_v73_mat(path, **arrays):
+    """Write arrays like MATLAB ``save(path, '-v7.3')``: an HDF5 file with a
+    512-byte userblock holding the MAT header, one dataset per variable
+    with its ``MATLAB_class``, dimensions reversed (MATLAB is column-major).
+    """
+    import h5py
+    classes = {np.dtype('uint8'): 'uint8', np.dtype('uint16'): 'uint16',
+               np.dtype('float32'): 'single'}
+    with h5py.File(path, 'w', userblock_size=512) as f:
+        for name, arr in arrays.items():
+            ds = f.create_dataset(name, data=arr, chunks=True,
+                                  compression='gzip')
+            ds.attrs['MATLAB_class'] = np.bytes_(classes[arr.dtype])
+    text = b'MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 ' \
+        b'00:00:00 2024 HDF5 schema 1.00 .'
+    header = text.ljust(116) + b'\0' * 8 + struct.pack('<H', 0x0200) + b'IM'
+    with open(path, 'r+b') as f:
+        f.write(header)
+
+
+def test_nyuv2_converter_cli_on_real_hdf5(samples_dir, tmp_path):
+    """The CLI opens a MATLAB v7.3 (HDF5) file end-to-end; the class maps
+    and the split are the official .mat files."""
+    import h5py
+    from scipy.io import loadmat
+    nyu_tool = _tool('nyuv2_mat_to_png')
+    meta = samples_dir / 'nyuv2_labeled_vainf'
+    # the official split: 795 train + 654 test, disjoint, covering 1..1449
+    train, test = nyu_tool.load_splits(str(meta / 'splits.mat'))
+    assert len(train) == 795 and len(test) == 654
+    assert sorted(np.concatenate([train, test]).tolist()) == list(
+        range(1, 1450))
+    n, h, w = 12, 6, 8
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8)
+    depth = rng.uniform(0.5, 9.9, (n, h, w)).astype(np.float32)
+    raw = np.where(rng.random((n, h, w)) < 0.2, 0, depth).astype(np.float32)
+    labels = rng.integers(0, 895, (n, h, w)).astype(np.uint16)
+    mat_path = tmp_path / 'nyu_depth_v2_labeled.mat'
+    write_v73_mat(mat_path,
+                  images=rgb.transpose(0, 3, 2, 1),  # (N, 3, W, H)
+                  depths=depth.transpose(0, 2, 1),  # (N, W, H)
+                  rawDepths=raw.transpose(0, 2, 1),
+                  labels=labels.transpose(0, 2, 1))
+    assert h5py.is_hdf5(mat_path) and \
+        mat_path.read_bytes()[:10] == b'MATLAB 7.3'
+    out = tmp_path / 'nyuv2'
+    proc = subprocess.run([
+        sys.executable, str(TOOLS / 'nyuv2_mat_to_png.py'), str(mat_path),
+        str(out), '--map40', str(meta / 'classMapping40.mat'), '--map13',
+        str(meta / 'class13Mapping.mat'), '--splits',
+        str(meta / 'splits.mat')
+    ], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert f'wrote {n} frames' in proc.stderr
+    assert len(list((out / 'rgb').iterdir())) == n
+    # the lists keep the official split restricted to the 12 frames
+    split = loadmat(meta / 'splits.mat')
+    for name, key in (('train', 'trainNdxs'), ('test', 'testNdxs')):
+        listed = [int(x) for x in (out / f'{name}.txt').read_text().split()]
+        official = [int(k) for k in split[key].ravel() if k <= n]
+        assert listed == official
+    got_train = [int(x) for x in (out / 'train.txt').read_text().split()]
+    got_test = [int(x) for x in (out / 'test.txt').read_text().split()]
+    assert sorted(got_train + got_test) == list(range(1, n + 1))
+    assert got_train and got_test
+    # one frame against the arrays (H != W, so a missed transpose fails)
+    i = 4
+    name = f'{i + 1:04d}.png'
+    np.testing.assert_array_equal(
+        cv2.imread(str(out / 'rgb' / name))[..., ::-1], rgb[i])
+    d = cv2.imread(str(out / 'depth' / name), cv2.IMREAD_UNCHANGED)
+    assert d.shape == (h, w) and d.dtype == np.uint16
+    np.testing.assert_array_equal(
+        d, np.round(depth[i].astype(np.float64) * 1000.))
+    r = cv2.imread(str(out / 'rawdepth' / name), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(r == 0, raw[i] == 0)
+    lut40 = np.concatenate(
+        [[0], loadmat(meta / 'classMapping40.mat')['mapClass'].ravel()])
+    lut13 = np.concatenate([[0], loadmat(meta / 'class13Mapping.mat')[
+        'classMapping13']['labels13'][0, 0].ravel()])
+    l40 = cv2.imread(str(out / 'label40' / name), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(l40, lut40[labels[i]])
+    l13 = cv2.imread(str(out / 'label13' / name), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(l13, lut13[lut40[labels[i]]])
+
+
+def test_nyuv2_open_rejects_bad_files(tmp_path):
+    from scipy.io import savemat
+    nyu_tool = _tool('nyuv2_mat_to_png')
+    v5 = tmp_path / 'v5.mat'
+    savemat(v5, dict(images=np.zeros((1, 3, 4, 2), np.uint8)))
+    with pytest.raises(BadSampleError, match=r'v5\.mat: not a MATLAB v7\.3'):
+        nyu_tool.open_labeled_mat(str(v5))
+    with pytest.raises(BadSampleError, match='none.mat: file does not exist'):
+        nyu_tool.open_labeled_mat(str(tmp_path / 'none.mat'))
+    partial = tmp_path / 'partial.mat'
+    write_v73_mat(partial, images=np.zeros((1, 3, 4, 2), np.uint8))
+    with pytest.raises(BadSampleError, match=r"missing datasets \['depths', "
+                       r"'labels'\] \(found \['images'\]\)"):
+        nyu_tool.open_labeled_mat(str(partial))
+    # depths stored (N, H, W) instead of MATLAB's transposed (N, W, H)
+    mat = dict(images=np.zeros((1, 3, 4, 2), np.uint8),
+               depths=np.zeros((1, 2, 4), np.float32),
+               labels=np.zeros((1, 4, 2), np.uint16))
+    with pytest.raises(ValueError, match=r'depths must be \(N, W, H\) = '
+                       r'\(1, 4, 2\)'):
+        nyu_tool.convert(mat, str(tmp_path / 'o'), np.zeros(895, np.uint8),
+                         np.zeros(41, np.uint8))
 
 
 # ------------------------------------------------------------- SUN RGB-D
@@ -226,17 +336,6 @@ def test_sunrgbd_infos(tmp_path):
 
 
 # ---------------------------------------------------------------- UCF-101
-class TinyDepth(torch.nn.Module):
-    """depth (m) = scale * (1 + mean of the [0, 1] channels)."""
-
-    def __init__(self):
-        super().__init__()
-        self.scale = torch.nn.Parameter(torch.ones(1))
-
-    def forward(self, x):
-        return self.scale * (1 + x.mean(dim=1, keepdim=True))  # (1, 1, H, W)
-
-
 def test_ucf101_extract_with_pseudo_depth(samples_dir, tmp_path, monkeypatch):
     tool = _tool('ucf101_extract_frames')
     video = samples_dir / 'mmaction2_demo_video' / 'demo.mp4'
@@ -294,21 +393,7 @@ def test_ucf101_extract_with_pseudo_depth(samples_dir, tmp_path, monkeypatch):
     assert 2.0 <= clip['depth'].min() and clip['depth'].max() <= 4.0
 
 
-def test_labeller_interface(tmp_path):
+def test_ucf101_frames_errors(tmp_path):
     tool = _tool('ucf101_extract_frames')
-    # a plain callable on numpy frames, returning half-size output: resized
-    half = tool.as_depth_map(np.full((1, 3, 4), 2.5, np.float32), (6, 8))
-    assert half.shape == (6, 8)
-    np.testing.assert_allclose(half, 2.5)
-    lab = tool.TorchDepthLabeller(TinyDepth())
-    rgb = np.zeros((4, 5, 3), np.uint8)
-    rgb[..., 0] = 255
-    d = tool.as_depth_map(lab(rgb), (4, 5))
-    np.testing.assert_allclose(d, 1 + 1 / 3, rtol=1e-6)
-    with pytest.raises(ValueError, match='one \\(h, w\\) map'):
-        tool.as_depth_map(np.zeros((2, 4, 4)), (4, 4))
-    assert tool.load_labeller() is None
-    with pytest.raises(ValueError, match='module:name'):
-        tool.load_labeller('no_colon')
     with pytest.raises(IOError, match='missing.mp4: OpenCV cannot open'):
         next(tool.iter_frames(str(tmp_path / 'missing.mp4')))

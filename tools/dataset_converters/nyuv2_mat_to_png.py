@@ -1,9 +1,10 @@
 """Convert the official ``nyu_depth_v2_labeled.mat`` to the PNG layout of
 :class:`mmrgbd.datasets.NYUv2Dataset`.
 
-The labelled file is MATLAB v7.3, i.e. HDF5, read with ``h5py`` (install it
-with ``pip install h5py``; it is not a dependency of mmrgbd). HDF5 stores
-MATLAB arrays transposed, so the datasets are::
+The labelled file is MATLAB v7.3, i.e. HDF5, read with ``h5py`` (in
+``requirements/runtime.txt``); frames are read one at a time, so the 2.8 GB
+file is never loaded whole. HDF5 stores MATLAB arrays transposed, so the
+datasets are::
 
     images     (1449, 3, 640, 480) uint8      (N, C, W, H)
     depths     (1449, 640, 480)    float32 m  filled depth
@@ -39,17 +40,27 @@ from typing import Iterable, Mapping, Optional, Tuple
 import cv2
 import numpy as np
 
+from mmrgbd.apis import metres_to_mm
+from mmrgbd.datasets.errors import BadSampleError
+
 NUM_NYU_CLASSES = 894
 
 
+REQUIRED_DATASETS = ('images', 'depths', 'labels')
+
+
 def open_labeled_mat(path: str):
-    """Open ``nyu_depth_v2_labeled.mat`` (HDF5) with h5py.
+    """Open ``nyu_depth_v2_labeled.mat`` (MATLAB v7.3, i.e. HDF5) with h5py.
 
     Returns:
-        h5py.File: A mapping of dataset name -> array-like.
+        h5py.File: A mapping of dataset name -> array-like (close it, or use
+        it as a context manager).
 
     Raises:
         ImportError: If h5py is not installed (with how to install it).
+        BadSampleError: If the file is missing, is not HDF5 (e.g. a MATLAB
+            v5 file) or lacks the ``images`` / ``depths`` / ``labels``
+            datasets.
     """
     try:
         import h5py
@@ -59,7 +70,20 @@ def open_labeled_mat(path: str):
             '`pip install h5py`. (The converter also accepts any mapping of '
             'the datasets images/depths/rawDepths/labels, see convert().)'
         ) from e
-    return h5py.File(path, 'r')
+    if not osp.isfile(path):
+        raise BadSampleError(path, 'file does not exist')
+    if not h5py.is_hdf5(path):
+        raise BadSampleError(
+            path, 'not a MATLAB v7.3 (HDF5) file; nyu_depth_v2_labeled.mat is '
+            'stored as v7.3 (re-save with `save(f, \'-v7.3\')` if needed)')
+    mat = h5py.File(path, 'r')
+    missing = [k for k in REQUIRED_DATASETS if k not in mat]
+    if missing:
+        found = sorted(mat.keys())
+        mat.close()
+        raise BadSampleError(
+            path, f'missing datasets {missing} (found {found})')
+    return mat
 
 
 def load_class_maps(map40_file: str,
@@ -89,18 +113,19 @@ def load_class_maps(map40_file: str,
 
 
 def load_splits(splits_file: str) -> Tuple[np.ndarray, np.ndarray]:
-    """The official split: 1-based train (795) and test (654) indices."""
+    """The official split: 1-based train (795) and test (654) indices.
+
+    Raises:
+        ValueError: If the indices are not >= 1 or the splits overlap.
+    """
     from scipy.io import loadmat
     m = loadmat(splits_file)
-    return (np.asarray(m['trainNdxs']).ravel().astype(np.int64),
-            np.asarray(m['testNdxs']).ravel().astype(np.int64))
-
-
-def metres_to_mm(depth: np.ndarray) -> np.ndarray:
-    """Float metres -> uint16 millimetres (rounded; non-finite / <= 0 -> 0)."""
-    depth = np.asarray(depth, dtype=np.float64)
-    depth = np.where(np.isfinite(depth) & (depth > 0), depth, 0)
-    return np.clip(np.round(depth * 1000), 0, 65534).astype(np.uint16)
+    train = np.asarray(m['trainNdxs']).ravel().astype(np.int64)
+    test = np.asarray(m['testNdxs']).ravel().astype(np.int64)
+    if min(train.min(), test.min()) < 1 or np.intersect1d(train, test).size:
+        raise ValueError(f'{splits_file}: trainNdxs / testNdxs must be '
+                         'disjoint 1-based frame indices')
+    return train, test
 
 
 def convert(mat: Mapping,
@@ -131,8 +156,14 @@ def convert(mat: Mapping,
     if mat['images'].shape[1] != 3:
         raise ValueError('images must be (N, 3, W, H) as stored in the v7.3 '
                          f'file, got {tuple(mat["images"].shape)}')
-    indices = list(range(1, n + 1)) if indices is None else list(indices)
     has_raw = 'rawDepths' in mat
+    for key in ('depths', 'labels') + (('rawDepths', ) if has_raw else ()):
+        shape = tuple(mat[key].shape)
+        if shape != (n, ) + tuple(mat['images'].shape[2:]):
+            raise ValueError(
+                f'{key} must be (N, W, H) = {(n, ) + mat["images"].shape[2:]}'
+                f' like images (N, 3, W, H), got {shape}')
+    indices = list(range(1, n + 1)) if indices is None else list(indices)
     subdirs = ['rgb', 'depth', 'label40', 'label13']
     if has_raw:
         subdirs.append('rawdepth')

@@ -8,16 +8,14 @@ Writes the layout of :class:`mmrgbd.datasets.RGBDVideoClipDataset`::
 ``<class>`` is the video's parent folder relative to the input folder (UCF-101
 keeps one folder per action); a single input file gets no class folder.
 
-**Depth pseudo-labeller.** Any callable ``labeller(rgb) -> depth`` where
-``rgb`` is a uint8 (H, W, 3) RGB frame and ``depth`` metric depth in metres,
-shaped (H', W') or (1, H', W') or (1, 1, H', W') (numpy or torch); other
-sizes are resized to (H, W) bilinearly. An ``nn.Module`` is wrapped by
-:class:`TorchDepthLabeller`, which feeds it a float (1, 3, H, W) tensor in
-[0, 1] (optionally normalised) under ``torch.no_grad()``. The tool never
-downloads weights: give ``--labeller pkg.module:factory`` (an import path of
-a callable returning the labeller, or of the labeller itself) and/or
-``--labeller-config cfg.py --labeller-checkpoint weights.pth`` (built from
-the mmrgbd MODELS registry, weights loaded with ``weights_only=True``).
+**Depth pseudo-labeller.** A depth labeller of :mod:`mmrgbd.apis`
+(``rgb uint8 (H, W, 3) -> metres (H, W)``; see the protocol in
+:mod:`mmrgbd.apis.pseudo_labeller`). The tool never downloads weights: give
+``--labeller pkg.module:factory`` (an import path of the labeller or of a
+zero-argument factory returning it, optionally with
+``--labeller-checkpoint``) or ``--labeller-config cfg.py
+--labeller-checkpoint weights.pth`` (an mmengine config, e.g. of an mmseg
+``DepthEstimator``; weights loaded with ``weights_only=True``).
 The written depth has ``depth_unit='mm'`` and should be used with
 ``depth_source='pseudo'``; if the model gives relative (not metric) depth,
 say so in your config.
@@ -29,136 +27,17 @@ Example::
         --labeller my_pkg.depth:build_labeller
 """
 import argparse
-import importlib
 import os
 import os.path as osp
 import sys
-from typing import Callable, Iterator, Optional, Sequence, Tuple
+from typing import Callable, Iterator, Optional, Tuple
 
 import cv2
 import numpy as np
 
+from mmrgbd.apis import as_depth_map, load_labeller, metres_to_mm
+
 VIDEO_EXTS = ('.avi', '.mp4', '.mkv', '.mov', '.webm')
-
-
-class TorchDepthLabeller:
-    """Wrap an ``nn.Module`` as a frame -> metres callable.
-
-    Args:
-        model (torch.nn.Module): Maps (1, 3, H, W) float to depth (1, 1, h, w)
-            or (1, h, w) in metres.
-        mean (Sequence[float], optional): Per-channel mean in [0, 1] units.
-        std (Sequence[float], optional): Per-channel std in [0, 1] units.
-        device (str): Where to run the model.
-    """
-
-    def __init__(self,
-                 model,
-                 mean: Optional[Sequence[float]] = None,
-                 std: Optional[Sequence[float]] = None,
-                 device: str = 'cpu'):
-        self.model = model.to(device).eval()
-        self.mean = mean
-        self.std = std
-        self.device = device
-
-    def __call__(self, rgb: np.ndarray):
-        """Predict the depth (metres) of one uint8 (H, W, 3) RGB frame."""
-        import torch
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).to(self.device)
-        x = x.permute(2, 0, 1)[None].float() / 255.  # (1, 3, H, W)
-        if self.mean is not None:
-            x = (x - x.new_tensor(self.mean)[:, None, None]) / x.new_tensor(
-                self.std)[:, None, None]
-        with torch.no_grad():
-            return self.model(x)
-
-
-def as_depth_map(pred, size: Tuple[int, int]) -> np.ndarray:
-    """Convert a labeller output to float32 (H, W) metres at ``size``.
-
-    Args:
-        pred: numpy array or torch tensor, (h, w), (1, h, w) or (1, 1, h, w).
-        size (tuple[int, int]): (H, W) of the frame.
-
-    Raises:
-        ValueError: If the output is not a single depth map.
-    """
-    if hasattr(pred, 'detach'):
-        pred = pred.detach().cpu().numpy()
-    pred = np.asarray(pred, dtype=np.float32)
-    while pred.ndim > 2 and pred.shape[0] == 1:
-        pred = pred[0]  # drop leading singleton axes
-    if pred.ndim != 2:
-        raise ValueError('the depth labeller must return one (h, w) map, got '
-                         f'shape {pred.shape}')
-    if pred.shape != tuple(size):
-        pred = cv2.resize(pred, (size[1], size[0]),
-                          interpolation=cv2.INTER_LINEAR)  # (H, W)
-    return pred
-
-
-def load_labeller(import_path: Optional[str] = None,
-                  config: Optional[str] = None,
-                  checkpoint: Optional[str] = None,
-                  device: str = 'cpu') -> Optional[Callable]:
-    """Build the user's depth labeller; never downloads anything.
-
-    Args:
-        import_path (str, optional): ``package.module:name``; ``name`` is the
-            labeller (callable / nn.Module) or a zero-argument factory
-            returning it (a function, or a class that is not an nn.Module).
-        config (str, optional): An mmengine config whose ``model`` is built
-            from the mmrgbd MODELS registry.
-        checkpoint (str, optional): Weights file loaded with
-            ``weights_only=True`` into the model.
-        device (str): Device of a torch model.
-
-    Returns:
-        Callable | None: ``rgb -> depth``, or None when nothing is given.
-    """
-    import torch
-    model = None
-    if import_path:
-        if ':' not in import_path:
-            raise ValueError(f'--labeller must be "module:name", got '
-                             f'{import_path!r}')
-        mod_name, attr = import_path.split(':', 1)
-        obj = getattr(importlib.import_module(mod_name), attr)
-        if isinstance(obj, type) or _is_factory(obj):
-            obj = obj()  # a class or a zero-argument factory
-        model = obj
-    elif config:
-        from mmengine.config import Config
-
-        from mmrgbd.registry import MODELS, build_in_scope
-        model = build_in_scope(MODELS, Config.fromfile(config).model)
-    if checkpoint:
-        if not isinstance(model, torch.nn.Module):
-            raise ValueError('--labeller-checkpoint needs a torch model')
-        from mmrgbd.utils.checkpoint import load_weights
-        state = load_weights(checkpoint)
-        state = state.get('state_dict', state) if isinstance(state,
-                                                             dict) else state
-        model.load_state_dict(state)
-    if model is None:
-        return None
-    if isinstance(model, torch.nn.Module):
-        return TorchDepthLabeller(model, device=device)
-    if not callable(model):
-        raise TypeError(f'the depth labeller {model!r} is not callable')
-    return model
-
-
-def _is_factory(fn) -> bool:
-    """A plain function taking no required argument is a factory."""
-    import inspect
-    if not inspect.isfunction(fn):
-        return False
-    params = inspect.signature(fn).parameters.values()
-    return all(p.default is not p.empty or p.kind in (p.VAR_POSITIONAL,
-                                                      p.VAR_KEYWORD)
-               for p in params)
 
 
 def iter_frames(video_path: str,
@@ -199,6 +78,16 @@ def extract_video(video_path: str,
                   jpeg_quality: int = 95) -> int:
     """Write the frames (and pseudo depth) of one video to ``out_dir``.
 
+    Args:
+        video_path (str): The video.
+        out_dir (str): Gets ``rgb/`` (and ``depth/``).
+        frame_interval (int): Keep every n-th frame.
+        max_frames (int, optional): Stop after this many frames.
+        labeller (Callable, optional): ``rgb -> depth`` (metres), e.g. from
+            :func:`mmrgbd.apis.load_labeller`; raw outputs are converted by
+            :func:`mmrgbd.apis.as_depth_map`.
+        jpeg_quality (int): Of the written frames.
+
     Returns:
         int: Number of frames written.
     """
@@ -214,9 +103,8 @@ def extract_video(video_path: str,
             [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
         if labeller is not None:
             depth = as_depth_map(labeller(rgb), rgb.shape[:2])  # (H, W)
-            depth = np.where(np.isfinite(depth) & (depth > 0), depth, 0)
-            mm = np.clip(np.round(depth * 1000), 0, 65534).astype(np.uint16)
-            cv2.imwrite(osp.join(out_dir, 'depth', f'{name}.png'), mm)
+            cv2.imwrite(osp.join(out_dir, 'depth', f'{name}.png'),
+                        metres_to_mm(depth))
         n += 1
     return n
 
@@ -247,7 +135,7 @@ def main(argv=None):
     parser.add_argument('--labeller-checkpoint')
     parser.add_argument('--device', default='cpu')
     args = parser.parse_args(argv)
-    labeller = load_labeller(args.labeller, args.labeller_config,
+    labeller = load_labeller('depth', args.labeller, args.labeller_config,
                              args.labeller_checkpoint, args.device)
     total = 0
     for video, rel in find_videos(args.src):
