@@ -3,7 +3,7 @@
 #
 #   bash tools/install.sh          # create/complete .venv; a second call rebuilds nothing
 #
-# Order (see README "Installation"): torch/torchvision -> build tools -> mmengine ->
+# Order (see README "Installation"): torch/torchvision -> wheel, ninja -> mmengine ->
 # mmcv 2.1.0 built from source with CPU ops (wheel cached per torch version) ->
 # mmdet, mmseg, mmpretrain, mmdet3d -> undeclared runtime imports -> mmrgbd (editable).
 set -euo pipefail
@@ -38,9 +38,9 @@ CURRENT_STEP="torch + torchvision (requirements/torch.txt)"
 step "$CURRENT_STEP"
 "${PIP[@]}" -r "$REQ/torch.txt"
 
-CURRENT_STEP="build tools (setuptools<70 wheel ninja)"
+CURRENT_STEP="wheel + ninja"
 step "$CURRENT_STEP"
-"${PIP[@]}" "setuptools<70" wheel ninja
+"${PIP[@]}" wheel ninja
 
 CURRENT_STEP="mmengine"
 step "$CURRENT_STEP"
@@ -54,6 +54,9 @@ CURRENT_STEP="mmcv $MMCV_VER with ops (wheel cache $WHEELDIR)"
 if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version__ != '$MMCV_VER')" 2>/dev/null; then
   if ! ls "$WHEELDIR"/mmcv-*.whl >/dev/null 2>&1; then
     step "$CURRENT_STEP: building from source (about 8 min on 2 cores)"
+    # mmcv 2.1.0's setup.py predates setuptools 70; the final step restores
+    # the setuptools torch needs (requirements/runtime.txt).
+    "${PIP[@]}" "setuptools<70"
     mkdir -p "$WHEELDIR"
     TMPW="$(mktemp -d)"
     "$VENV/bin/python" -m pip download --no-deps --no-binary :all: -d "$TMPW" "$MMCV_SPEC"
