@@ -1,0 +1,2 @@
+from .cross_attention_decoder import CrossAttentionTaskDecoder  # noqa: F401
+from .mae_decoder import MAEStyleDecoder  # noqa: F401

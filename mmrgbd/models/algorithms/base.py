@@ -1,0 +1,221 @@
+"""Base class of the RGB-D self-supervised algorithms."""
+from typing import Dict, List, Optional, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModel, ModuleDict
+
+from mmrgbd.registry import MODELS, build_in_scope
+from mmrgbd.structures import RGBDDataSample
+from ..utils import patchify, unpatchify
+
+
+def _build_modules(cfg) -> Optional[nn.Module]:
+    """Build one module (a config with ``type``) or a ModuleDict of them.
+
+    MMEngine's ``ModuleDict`` (not torch's) so that ``init_weights`` reaches
+    every member.
+    """
+    if cfg is None or isinstance(cfg, nn.Module):
+        return cfg
+    if 'type' in cfg:
+        return build_in_scope(MODELS, cfg)
+    return ModuleDict(
+        {name: build_in_scope(MODELS, c)
+         for name, c in cfg.items()})
+
+
+@MODELS.register_module()
+class BaseRGBDSelfSupervisor(BaseModel):
+    """Base of the masked RGB-D pre-training algorithms.
+
+    In the spirit of mmpretrain's ``BaseSelfSupervisor``: it builds the data
+    preprocessor, backbone, masker, neck(s), head(s) and losses (each a config
+    or a dict of configs, giving an ``nn.ModuleDict``) through
+    :func:`mmrgbd.registry.build_in_scope`, and dispatches
+    ``forward(inputs, data_samples, mode)`` to :meth:`extract_feat`
+    (``'tensor'``), :meth:`loss` (``'loss'``) or :meth:`predict`
+    (``'predict'``). Subclasses implement :meth:`loss` (one ``loss_<term>``
+    key per term) and :meth:`reconstruct` (used by :meth:`predict`).
+
+    Args:
+        backbone (dict): Backbone config (e.g. ``MultiModalViT``).
+        masker (dict, optional): Masker config.
+        neck (dict, optional): A neck config or ``{name: config}``.
+        head (dict, optional): A head config or ``{name: config}``.
+        losses (dict, optional): ``{term: loss config}``.
+        data_preprocessor (dict, optional): Defaults to
+            ``dict(type='RGBDDataPreprocessor')``.
+        init_cfg (dict | list[dict], optional): Init config.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 masker: Optional[dict] = None,
+                 neck: Optional[dict] = None,
+                 head: Optional[dict] = None,
+                 losses: Optional[Dict[str, dict]] = None,
+                 data_preprocessor: Optional[Union[dict, nn.Module]] = None,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None):
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='RGBDDataPreprocessor')
+        data_preprocessor = build_in_scope(MODELS, data_preprocessor)
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.backbone = build_in_scope(MODELS, backbone)
+        self.masker = build_in_scope(MODELS, masker)
+        self.neck = _build_modules(neck)
+        self.head = _build_modules(head)
+        self.losses = nn.ModuleDict({
+            name: build_in_scope(MODELS, cfg)
+            for name, cfg in (losses or {}).items()
+        })
+
+    # ------------------------------------------------------------------ #
+    # helpers shared by the algorithms
+    # ------------------------------------------------------------------ #
+    @property
+    def modalities(self) -> List[str]:
+        """The token modalities the backbone encodes."""
+        return list(self.backbone.modalities)
+
+    def encoder_inputs(self, inputs: dict) -> Dict[str, torch.Tensor]:
+        """The backbone's modalities picked from the preprocessed inputs."""
+        missing = [m for m in self.modalities if m not in inputs]
+        if missing:
+            raise KeyError(f'inputs lack modalities {missing} needed by the '
+                           f'backbone (got {list(inputs)})')
+        return {m: inputs[m] for m in self.modalities}
+
+    def grid_sizes(self, inputs: dict) -> Dict[str, Tuple[int, ...]]:
+        """Token grid ``(h, w)`` of every backbone modality for ``inputs``."""
+        return self.backbone.grid_sizes(self.encoder_inputs(inputs))
+
+    def generate_mask(self,
+                      inputs: dict,
+                      generator: Optional[torch.Generator] = None
+                      ) -> Dict[str, torch.Tensor]:
+        """Visible masks ``{modality: (B, N) bool}`` from the masker."""
+        x = self.encoder_inputs(inputs)
+        batch_size = next(iter(x.values())).shape[0]
+        device = next(iter(x.values())).device
+        return self.masker(
+            batch_size,
+            self.grid_sizes(inputs),
+            generator=generator,
+            device=device)
+
+    def extract_feat(self,
+                     inputs: dict,
+                     visible: Optional[Dict[str, torch.Tensor]] = None):
+        """Backbone output dict (``visible=None``: every token visible)."""
+        return self.backbone(self.encoder_inputs(inputs), visible)
+
+    @staticmethod
+    def patch_target(inputs: dict, modality: str, patch_size: int,
+                     grid_size: Tuple[int, int]):
+        """Target patches of ``modality`` and their per-value valid mask.
+
+        Args:
+            inputs (dict): Preprocessed inputs.
+            modality (str): ``'rgb'`` or ``'depth'`` (any (B, C, H, W) key).
+            patch_size (int): Target patch size p.
+            grid_size (tuple[int, int]): Expected token grid (h, w).
+
+        Returns:
+            tuple[Tensor, Tensor | None]: target (B, N, p*p*C) and, for
+            depth with ``depth_valid`` in the inputs, a bool mask of the same
+            shape; else None.
+        """
+        img = inputs[modality]
+        h, w = grid_size
+        if img.shape[-2:] != (h * patch_size, w * patch_size):
+            raise ValueError(
+                f'{modality} of size {tuple(img.shape[-2:])} does not match '
+                f'the {h}x{w} grid of {patch_size}-pixel patches')
+        target = patchify(img.float(), patch_size)  # (B, N, p*p*C)
+        valid = None
+        if modality == 'depth' and 'depth_valid' in inputs:
+            v = inputs['depth_valid'].bool().expand_as(img)  # (B, C, H, W)
+            valid = patchify(v.to(target.dtype), patch_size) > 0.5
+        return target, valid
+
+    @staticmethod
+    def patch_size_of(out_channels: int, channels: int) -> int:
+        """p such that ``out_channels == p * p * channels``."""
+        p = int(round((out_channels / channels)**0.5))
+        if p * p * channels != out_channels:
+            raise ValueError(f'{out_channels} outputs per token are not '
+                             f'p*p*{channels}')
+        return p
+
+    # ------------------------------------------------------------------ #
+    # mmengine interface
+    # ------------------------------------------------------------------ #
+    def forward(self,
+                inputs: dict,
+                data_samples: Optional[List[RGBDDataSample]] = None,
+                mode: str = 'tensor'):
+        """Dispatch to ``extract_feat``, ``loss`` or ``predict``.
+
+        Args:
+            inputs (dict): Preprocessed ``{modality: tensor}``.
+            data_samples (list[RGBDDataSample], optional): Data samples.
+            mode (str): ``'tensor'``, ``'loss'`` or ``'predict'``.
+        """
+        if mode == 'tensor':
+            return self.extract_feat(inputs)
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        raise RuntimeError(f'Invalid mode "{mode}".')
+
+    def loss(self, inputs: dict,
+             data_samples: Optional[List[RGBDDataSample]] = None
+             ) -> Dict[str, torch.Tensor]:
+        """Losses, one ``loss_<term>`` key per term."""
+        raise NotImplementedError
+
+    def reconstruct(self, inputs: dict) -> dict:
+        """Mask, encode and decode a batch for visualisation.
+
+        Returns:
+            dict: ``preds={name: (B, C, H, W)}`` in input units (attached as
+            ``pred_<name>``), ``visible={modality: (B, N) bool}`` and
+            ``grid_sizes``.
+        """
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def predict(self,
+                inputs: dict,
+                data_samples: Optional[List[RGBDDataSample]] = None
+                ) -> List[RGBDDataSample]:
+        """Data samples with reconstructions attached for visualisation.
+
+        Attaches ``pred_<name>`` (C, H, W) for each reconstruction (e.g.
+        ``pred_depth`` (1, H, W) in the units of the model input,
+        ``pred_rgb`` (3, H, W) in the normalised input space),
+        ``visible_<modality>`` (h, w) bool masks (True = given to the encoder)
+        and ``gt_depth`` (1, H, W) when depth is an input.
+        """
+        out = self.reconstruct(inputs)
+        batch_size = next(iter(out['visible'].values())).shape[0]
+        if data_samples is None:
+            data_samples = [RGBDDataSample() for _ in range(batch_size)]
+        for i, ds in enumerate(data_samples):
+            for name, pred in out['preds'].items():
+                ds.set_field(pred[i], f'pred_{name}')
+            for mod, vis in out['visible'].items():
+                grid = out['grid_sizes'][mod]
+                ds.set_field(vis[i].reshape(grid), f'visible_{mod}')
+            if 'depth' in inputs:
+                ds.set_field(inputs['depth'][i], 'gt_depth')
+        return data_samples
+
+    @staticmethod
+    def to_image(patches: torch.Tensor, patch_size: int,
+                 grid_size: Tuple[int, int]) -> torch.Tensor:
+        """(B, N, p*p*C) patches to a (B, C, h*p, w*p) image."""
+        return unpatchify(patches, patch_size, tuple(grid_size))

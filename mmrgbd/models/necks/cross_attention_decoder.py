@@ -1,0 +1,229 @@
+"""MultiMAE-style per-task decoder: cross-attention from task queries to all
+encoded tokens, then a few self-attention blocks."""
+from typing import List, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmcv.cnn import build_norm_layer
+from mmcv.cnn.bricks.transformer import FFN
+from mmengine.model import BaseModule
+from mmengine.model.weight_init import trunc_normal_
+from mmpretrain.models.backbones.vision_transformer import \
+    TransformerEncoderLayer
+
+from mmrgbd.registry import MODELS
+from .mae_decoder import sincos_grid_embed, xavier_init_linears
+
+
+class CrossAttention(nn.Module):
+    """Multi-head cross-attention with ``scaled_dot_product_attention``.
+
+    Args:
+        embed_dims (int): Width of queries and context.
+        num_heads (int): Number of heads.
+        qkv_bias (bool): Bias of the q/k/v projections. Defaults to True.
+    """
+
+    def __init__(self, embed_dims: int, num_heads: int, qkv_bias=True):
+        super().__init__()
+        if embed_dims % num_heads:
+            raise ValueError(f'embed_dims {embed_dims} is not divisible by '
+                             f'num_heads {num_heads}')
+        self.num_heads = num_heads
+        self.q = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
+        self.kv = nn.Linear(embed_dims, 2 * embed_dims, bias=qkv_bias)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+
+    def forward(self,
+                query: torch.Tensor,
+                context: torch.Tensor,
+                context_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Attend from ``query`` (B, Q, D) to ``context`` (B, L, D).
+
+        Args:
+            query (Tensor): (B, Q, D).
+            context (Tensor): (B, L, D).
+            context_mask (Tensor, optional): Bool (B, L), True = may be
+                attended to.
+
+        Returns:
+            Tensor: (B, Q, D).
+        """
+        B, Q, D = query.shape
+        L = context.shape[1]
+        h = self.num_heads
+        q = self.q(query).view(B, Q, h, D // h).transpose(1, 2)  # (B,h,Q,d)
+        kv = self.kv(context).view(B, L, 2, h, D // h).permute(2, 0, 3, 1, 4)
+        k, v = kv[0], kv[1]  # (B, h, L, d)
+        mask = None
+        if context_mask is not None:
+            mask = context_mask.bool()
+            # a sample with nothing to attend to attends to all (no NaN)
+            mask = mask | ~mask.any(-1, keepdim=True)
+            mask = mask[:, None, None, :]  # (B, 1, 1, L)
+        x = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        x = x.transpose(1, 2).reshape(B, Q, D)  # (B, Q, D)
+        return self.proj(x)
+
+
+@MODELS.register_module()
+class CrossAttentionTaskDecoder(BaseModule):
+    """Decoder of one MultiMAE task (output adapter).
+
+    1. All encoded tokens are projected to ``embed_dims`` by one linear layer;
+       each input modality's tokens get that modality's fixed 2D sin-cos
+       position embedding and a learned per-modality embedding. Together with
+       the projected global tokens they form the **context**. Only tokens the
+       encoder saw (visible ones, plus global tokens) are attended to: hidden
+       positions are excluded by an attention mask, so per-sample varying
+       counts (Dirichlet budgets) need no padding logic.
+    2. The **queries** are this task's visible tokens (projected) and a
+       learned mask token at each hidden position, plus the task's sin-cos
+       position embedding: one query per patch of the task, ``N_task``.
+       If the task is not an input modality all queries are mask tokens on
+       the grid of the first input modality.
+    3. One cross-attention layer (queries attend to the context,
+       ``scaled_dot_product_attention``) with a residual, an MLP with a
+       residual, ``num_layers`` mmpretrain transformer blocks, a norm, and a
+       linear layer to ``out_channels`` per token (``p*p*C`` pixels, or
+       ``q*q*num_classes`` logits for semseg).
+
+    Args:
+        task (str): The modality this decoder reconstructs.
+        out_channels (int): Output values per token.
+        in_channels (int): Encoder width. Defaults to 768.
+        embed_dims (int): Decoder width. Defaults to 256.
+        num_heads (int): Heads of all attention layers. Defaults to 8.
+        num_layers (int): Self-attention blocks after the cross-attention.
+            Defaults to 2.
+        mlp_ratio (float): MLP width / embed_dims. Defaults to 4.
+        context_modalities (Sequence[str]): Input modalities that may form
+            the context (each gets a learned embedding); those absent from the
+            backbone output are skipped. Defaults to ('rgb', 'depth',
+            'semseg').
+        use_global_tokens (bool): Put the backbone's global tokens into the
+            context. Defaults to True.
+        norm_cfg (dict): Norm config. Defaults to LN with eps 1e-6.
+        init_cfg (dict | list[dict], optional): Init config.
+    """
+
+    def __init__(self,
+                 task: str,
+                 out_channels: int,
+                 in_channels: int = 768,
+                 embed_dims: int = 256,
+                 num_heads: int = 8,
+                 num_layers: int = 2,
+                 mlp_ratio: float = 4.,
+                 context_modalities: Sequence[str] = ('rgb', 'depth',
+                                                      'semseg'),
+                 use_global_tokens: bool = True,
+                 norm_cfg: dict = dict(type='LN', eps=1e-6),
+                 init_cfg: Optional[Union[dict, List[dict]]] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.task = task
+        self.embed_dims = embed_dims
+        self.context_modalities = list(context_modalities)
+        self.use_global_tokens = use_global_tokens
+        self.proj_context = nn.Linear(in_channels, embed_dims)
+        self.modality_embed = nn.ParameterDict({
+            m: nn.Parameter(torch.zeros(1, 1, embed_dims))
+            for m in self.context_modalities
+        })
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
+        self.query_norm = build_norm_layer(norm_cfg, embed_dims)[1]
+        self.context_norm = build_norm_layer(norm_cfg, embed_dims)[1]
+        self.cross_attn = CrossAttention(embed_dims, num_heads)
+        self.mlp_norm = build_norm_layer(norm_cfg, embed_dims)[1]
+        self.mlp = FFN(
+            embed_dims=embed_dims,
+            feedforward_channels=int(mlp_ratio * embed_dims),
+            act_cfg=dict(type='GELU'))
+        self.layers = nn.ModuleList([
+            TransformerEncoderLayer(
+                embed_dims,
+                num_heads,
+                int(mlp_ratio * embed_dims),
+                qkv_bias=True,
+                norm_cfg=norm_cfg) for _ in range(num_layers)
+        ])
+        self.norm = build_norm_layer(norm_cfg, embed_dims)[1]
+        self.head = nn.Linear(embed_dims, out_channels)
+
+    def init_weights(self) -> None:
+        """MAE-style init: truncated-normal (std 0.02) tokens and
+        embeddings, xavier-uniform weights and zero biases for every linear
+        layer; norms stay at (1, 0)."""
+        super().init_weights()
+        if self.init_cfg is not None:
+            return
+        trunc_normal_(self.mask_token, std=.02)
+        for p in self.modality_embed.values():
+            trunc_normal_(p, std=.02)
+        xavier_init_linears(self)
+
+    def build_context(self, feats: dict):
+        """Context tokens (B, L, D) and their attendable mask (B, L)."""
+        ctx, mask = [], []
+        for m in self.context_modalities:
+            if m not in feats['tokens']:
+                continue
+            tok = self.proj_context(feats['tokens'][m])  # (B, N_m, D)
+            tok = tok + sincos_grid_embed(feats['grid_sizes'][m],
+                                          self.embed_dims, tok)
+            ctx.append(tok + self.modality_embed[m])
+            mask.append(feats['visible'][m].bool())
+        if not ctx:
+            raise ValueError(
+                f'none of the context modalities {self.context_modalities} '
+                f"is in the backbone output ({list(feats['tokens'])})")
+        glob = feats.get('global_tokens')
+        if self.use_global_tokens and glob is not None:
+            ctx.insert(0, self.proj_context(glob))  # (B, G, D)
+            mask.insert(
+                0,
+                torch.ones(glob.shape[:2], dtype=torch.bool,
+                           device=glob.device))
+        return torch.cat(ctx, 1), torch.cat(mask, 1)  # (B, L, D), (B, L)
+
+    def build_queries(self, feats: dict) -> torch.Tensor:
+        """This task's queries (B, N_task, D)."""
+        t = self.task
+        if t in feats['tokens']:
+            tok = self.proj_context(feats['tokens'][t])  # (B, N_t, D)
+            vis = feats['visible'][t].bool()[..., None]  # (B, N_t, 1)
+            q = torch.where(vis, tok, self.mask_token.to(tok.dtype))
+            grid = feats['grid_sizes'][t]
+        else:
+            first = next(iter(feats['tokens']))
+            ref = feats['tokens'][first]
+            grid = feats['grid_sizes'][first]
+            q = self.mask_token.to(ref.dtype).expand(ref.shape[0],
+                                                     ref.shape[1], -1)
+        return q + sincos_grid_embed(grid, self.embed_dims, q)  # (B,N_t,D)
+
+    def task_grid(self, feats: dict):
+        """The (h, w) grid the output tokens of this task live on."""
+        if self.task in feats['grid_sizes']:
+            return tuple(feats['grid_sizes'][self.task])
+        return tuple(feats['grid_sizes'][next(iter(feats['tokens']))])
+
+    def forward(self, feats: dict) -> torch.Tensor:
+        """Decode this task.
+
+        Args:
+            feats (dict): The backbone output (``tokens``, ``visible``,
+                ``grid_sizes``, ``global_tokens``).
+
+        Returns:
+            Tensor: (B, N_task, out_channels).
+        """
+        context, ctx_mask = self.build_context(feats)  # (B, L, D)
+        x = self.build_queries(feats)  # (B, N_t, D)
+        x = x + self.cross_attn(
+            self.query_norm(x), self.context_norm(context), ctx_mask)
+        x = self.mlp(self.mlp_norm(x), identity=x)  # (B, N_t, D)
+        for layer in self.layers:
+            x = layer(x)
+        return self.head(self.norm(x))  # (B, N_t, out_channels)
