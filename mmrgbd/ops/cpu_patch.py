@@ -19,7 +19,16 @@ bound at import time, e.g.
 * ``mmdet3d.models.layers.pointnet_modules.point_fp_module.three_nn`` and
   ``...three_interpolate`` (``PointFPModule``),
 * the re-exports ``mmcv.ops.furthest_point_sample`` etc. (for code imported
-  later with ``from mmcv.ops import ...``).
+  later with ``from mmcv.ops import ...``),
+* sparse convolution (:mod:`mmrgbd.ops.sparse_conv`):
+  ``mmcv.ops.sparse_ops.get_indice_pairs`` and ``...fused_indice_conv``
+  (looked up by ``SparseConvolution.forward``), ``mmcv.ops.sparse_functional.
+  indice_conv``, ``...indice_subm_conv``, ``...indice_inverse_conv`` and
+  ``...indice_maxpool`` (the autograd ``Function.apply`` bindings used by
+  ``SubMConv3d``, ``SparseConv3d``, ``SparseInverseConv3d``,
+  ``SparseConvTranspose3d``), and ``mmcv.ops.sparse_pool.get_indice_pairs`` /
+  ``...indice_maxpool`` (``SparseMaxPool3d``); so mmdet3d's
+  ``SparseEncoder`` / ``SparseUNet`` run on CPU.
 
 :func:`enable_cpu_point_ops` imports mmcv.ops (and mmdet3d.models when it is
 installed), then replaces **every** module attribute under ``mmcv``,
@@ -59,6 +68,15 @@ ORIGIN_MODULES: Dict[str, str] = {
     'three_interpolate': 'mmcv.ops.three_interpolate',
     'dynamic_scatter': 'mmcv.ops.scatter_points',
     'dynamic_scatter_3d': 'mmdet3d.models.data_preprocessors.voxelize',
+    # sparse convolution (mmrgbd.ops.sparse_conv); the low-level
+    # ``sparse_ops.indice_conv`` / ``indice_maxpool`` (called by mmcv's
+    # autograd Functions, i.e. on CUDA only) are different objects and stay
+    'get_indice_pairs': 'mmcv.ops.sparse_ops',
+    'fused_indice_conv': 'mmcv.ops.sparse_ops',
+    'indice_conv': 'mmcv.ops.sparse_functional',
+    'indice_subm_conv': 'mmcv.ops.sparse_functional',
+    'indice_inverse_conv': 'mmcv.ops.sparse_functional',
+    'indice_maxpool': 'mmcv.ops.sparse_functional',
 }
 
 #: Module name prefixes whose bindings are scanned by default.
