@@ -1,0 +1,58 @@
+# M3 3D stage-1 demo: patch-level RGB <-> depth InfoNCE between two tiny ViTs
+# on procedurally rendered RGB-D rooms (96x128, 6x8 patches); CPU, minutes.
+# Run both stages (stage 2: m3mae_vit-tiny_synthetic-demo.py) with
+#   bash tools/pretrain_two_stage.sh \
+#       configs/pretrain/m3mae_stage1_vit-tiny_synthetic-demo.py \
+#       configs/pretrain/m3mae_vit-tiny_synthetic-demo.py
+# (no reconstruction hook: stage 1 has no decoder).
+_base_ = [
+    '../_base_/models/m3mae_stage1_vit-b.py',
+    '../_base_/datasets/synthetic_rgbd.py',
+    '../_base_/runtime/default_runtime.py',
+]
+
+model = dict(
+    backbone=dict(
+        arch=dict(
+            _delete_=True,
+            embed_dims=128,
+            num_layers=4,
+            num_heads=4,
+            feedforward_channels=512),
+        img_size=(96, 128)),
+    head=dict(in_channels=128, hidden_channels=128, out_channels=64))
+
+train_pipeline = [
+    dict(type='RGBDRandomFlip', prob=0.5),
+    dict(type='RGBColorJitter', brightness=0.4, contrast=0.4, saturation=0.2,
+         hue=0.1, prob=0.8),
+    dict(type='RGBGaussianBlur', sigma=(0.1, 2.0), prob=0.5),
+    dict(type='NormalizeDepth', mode='metric', max_depth=10.0),
+    dict(type='PackRGBDInputs'),
+]
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=1,
+    dataset=dict(num_samples=2400, img_size=(96, 128), seed=0,
+                 pipeline=train_pipeline))
+
+max_iters = 300
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(
+        type='AdamW', lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
+         end=30),
+    dict(type='CosineAnnealingLR', T_max=max_iters - 30, eta_min=1e-5,
+         by_epoch=False, begin=30, end=max_iters),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=20),
+    checkpoint=dict(
+        type='CheckpointHook', by_epoch=False, interval=max_iters,
+        max_keep_ckpts=1))
+log_processor = dict(by_epoch=False)
+randomness = dict(seed=0)

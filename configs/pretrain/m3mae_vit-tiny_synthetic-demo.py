@@ -1,0 +1,60 @@
+# M3 3D stage-2 demo (images): tiny ViTs from the stage-1 demo, 20 % RGB +
+# 20 % depth visible, 'concat' decoder, 0.1 * L_rgb + 1.0 * L_depth on
+# synthetic RGB-D rooms (96x128); CPU, minutes. Run after the stage-1 demo,
+# or both with tools/pretrain_two_stage.sh (which passes the stage-1
+# checkpoint as --cfg-options model.stage1_checkpoint=...).
+_base_ = [
+    '../_base_/models/m3mae_vit-b.py',
+    '../_base_/datasets/synthetic_rgbd.py',
+    '../_base_/runtime/default_runtime.py',
+]
+
+model = dict(
+    backbone=dict(
+        arch=dict(
+            _delete_=True,
+            embed_dims=128,
+            num_layers=4,
+            num_heads=4,
+            feedforward_channels=512),
+        img_size=(96, 128)),
+    neck=dict(in_channels=128, embed_dims=128, num_layers=2, num_heads=4),
+    head=dict(contrast=dict(in_channels=128, out_channels=64)),
+    stage1_checkpoint='work_dirs/m3mae_stage1_vit-tiny_synthetic-demo/'
+    'iter_300.pth')
+
+train_pipeline = [
+    dict(type='RGBDRandomFlip', prob=0.5),
+    dict(type='RGBColorJitter', brightness=0.4, contrast=0.4, saturation=0.2,
+         hue=0.1, prob=0.8),
+    dict(type='RGBGaussianBlur', sigma=(0.1, 2.0), prob=0.5),
+    dict(type='NormalizeDepth', mode='metric', max_depth=10.0),
+    dict(type='PackRGBDInputs'),
+]
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=1,
+    dataset=dict(num_samples=4800, img_size=(96, 128), seed=1,
+                 pipeline=train_pipeline))
+
+max_iters = 600
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(
+        type='AdamW', lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
+         end=50),
+    dict(type='CosineAnnealingLR', T_max=max_iters - 50, eta_min=1e-5,
+         by_epoch=False, begin=50, end=max_iters),
+]
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=20),
+    checkpoint=dict(
+        type='CheckpointHook', by_epoch=False, interval=max_iters,
+        max_keep_ckpts=1))
+custom_hooks = [dict(type='ReconstructionVisualizationHook', interval=200)]
+log_processor = dict(by_epoch=False)
+randomness = dict(seed=0)
