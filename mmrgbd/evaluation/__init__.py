@@ -1,3 +1,4 @@
+from .depth_metric import DepthEstimationMetric
 from .depth_reconstruction_metric import DepthReconstructionMetric
 
-__all__ = ['DepthReconstructionMetric']
+__all__ = ['DepthReconstructionMetric', 'DepthEstimationMetric']

@@ -1,0 +1,694 @@
+"""Export one modality encoder of ``MultiModalViT`` to mmpretrain / mmseg.
+
+A pre-training checkpoint of mmrgbd (a runner checkpoint ``epoch_N.pth`` /
+``iter_N.pth`` or a weights file) holds the backbone of an algorithm as
+``backbone.encoders.<modality>.*`` (modality-specific encoders: Mask3D, M3 3D,
+Progressive) or ``backbone.stems.<modality>.*`` + ``backbone.encoder.*``
+(shared encoder: MultiMAE). :func:`export_vit` writes the encoder of one
+modality as a plain ``{'state_dict': ..., 'meta': ...}`` file of tensors and
+plain types (``torch.load(weights_only=True)``) in one of two layouts:
+
+``target='mmpretrain'``
+    mmpretrain ``VisionTransformer`` keys (what ``ViTEncoder`` already uses;
+    the rename is :func:`~mmrgbd.models.backbones.multimodal_vit.
+    mmrgbd_to_mmpretrain`) with the prefix ``backbone.``, for an unmodified
+    ``ImageClassifier`` config with ``backbone.init_cfg=dict(type=
+    'Pretrained', checkpoint=FILE, prefix='backbone.')``.
+
+``target='mmseg'``
+    mmseg ``VisionTransformer`` keys **without prefix**. mmseg's ViT loads its
+    ``init_cfg=dict(type='Pretrained', checkpoint=FILE)`` in its own
+    ``init_weights``: it takes ``checkpoint['state_dict']``, ignores any
+    ``prefix`` of the ``init_cfg``, resizes ``pos_embed`` *assuming a square
+    source grid* when the shape differs, and loads with ``strict=False``
+    (missing keys are only logged). The file therefore holds exactly the
+    keys of that module, at the target grid, so none of that code runs:
+
+    ===============================  ========================================
+    mmpretrain (ours)                mmseg
+    ===============================  ========================================
+    ``layers.i.attn.qkv.weight``     ``layers.i.attn.attn.in_proj_weight``
+    ``layers.i.attn.qkv.bias``       ``layers.i.attn.attn.in_proj_bias``
+    ``layers.i.attn.proj.*``         ``layers.i.attn.attn.out_proj.*``
+    ``layers.i.ln1/ln2.*``,          unchanged
+    ``layers.i.ffn.layers.*``
+    ``patch_embed.projection.*``     unchanged (bias: see below)
+    ``ln1.*`` (final norm)           ``ln1.*`` (needs ``final_norm=True``)
+    ``pre_norm.*``                   ``ln_pre.*`` (needs ``pre_norm=True``)
+    ===============================  ========================================
+
+    Layer scale (``attn.gamma1`` / ``ffn.gamma2``, absent in mmseg's ViT) is
+    folded exactly into ``out_proj`` / ``ffn.layers.1``; a missing qkv bias
+    is written as zeros (mmseg's ``qkv_bias`` also switches the output
+    projection bias).
+
+    **Patch-projection bias**: mmseg's ViT defaults to ``patch_bias=False``
+    (the unmodified ViT configs keep it). With ``patch_bias='fold'``
+    (default) the bias ``b`` is added to every grid row of ``pos_embed``
+    (``conv(x) + b + pos == conv_nobias(x) + (pos + b)``: exact, and kept by
+    the bicubic resizing mmseg does for other input sizes up to
+    interpolation round-off); ``patch_bias='keep'`` writes
+    ``patch_embed.projection.bias`` for configs with ``patch_bias=True``.
+
+**Global (class) token.** Our encoders have ``num_global_tokens`` 0 or 1.
+With 1 the learned ``cls_token`` is exported; its ``pos_embed`` row is zero
+(ours adds no position to the global token, mmpretrain / mmseg add row 0),
+so features are identical with ``with_cls_token=True``. With 0 (Mask3D):
+
+* mmpretrain: no ``cls_token``, ``pos_embed`` (1, N, C): the config must set
+  ``with_cls_token=False`` and an ``out_type`` other than ``'cls_token'``;
+* mmseg: its ViT always owns ``cls_token`` and a (1, 1 + N, C)
+  ``pos_embed``; a zero token and a zero row are written and the config must
+  set ``with_cls_token=False`` (mmseg then drops the token before the first
+  block, so the features equal ours).
+
+**Position embedding.** Ours is the fixed 2D sin-cos of the pre-training grid
+(possibly non-square, channel order ``'wh'`` or ``'hw'``). The grid and the
+order are recovered from the stored values (every factorisation of N is
+tried) and the embedding is **regenerated exactly** for the target grid
+(``img_size // patch_size``) with :func:`build_sincos_pos_embed`; at the
+pre-training grid it equals the stored one. A stored embedding that is not
+a fixed sin-cos needs ``src_grid`` and is resized with
+:func:`interpolate_pos_embed`. Note that our encoder *interpolates* its
+stored embedding for other input sizes while the export regenerates it, so
+features at other sizes differ slightly (the exported one is the exact
+sin-cos of the new grid).
+
+Every export is checked against the state dict of the target module built
+(on the ``meta`` device) with the inferred architecture: a missing,
+unexpected or wrongly shaped key raises :class:`ExportError`.
+"""
+import math
+import os.path as osp
+import sys
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+
+from .pos_embed import (PE_ORDERS, build_sincos_pos_embed,
+                        interpolate_pos_embed)
+
+TARGETS = ('mmpretrain', 'mmseg')
+PATCH_BIAS_MODES = ('fold', 'keep')
+
+#: mmpretrain ViT layer sub-keys renamed for mmseg (others are unchanged)
+MMSEG_LAYER_RENAMES = OrderedDict([
+    ('attn.qkv.weight', 'attn.attn.in_proj_weight'),
+    ('attn.qkv.bias', 'attn.attn.in_proj_bias'),
+    ('attn.proj.weight', 'attn.attn.out_proj.weight'),
+    ('attn.proj.bias', 'attn.attn.out_proj.bias'),
+])
+#: mmpretrain ViT top-level keys renamed for mmseg
+MMSEG_TOP_RENAMES = OrderedDict([
+    ('pre_norm.weight', 'ln_pre.weight'),
+    ('pre_norm.bias', 'ln_pre.bias'),
+])
+
+
+class ExportError(RuntimeError):
+    """The checkpoint cannot be exported to the requested layout."""
+
+
+# ---------------------------------------------------------------------- #
+# reading the pre-training checkpoint
+# ---------------------------------------------------------------------- #
+def load_pretrain_checkpoint(path: str, weights_only: bool = False) -> dict:
+    """Read a pre-training checkpoint on CPU.
+
+    The file is first read with :func:`mmrgbd.utils.load_weights`
+    (``weights_only=True``). A runner checkpoint also pickles message-hub
+    state and config objects and is refused by it; being the user's own
+    training output it is then re-read inside
+    :func:`mmrgbd.utils.trusted_checkpoint_loading`, unless ``weights_only``.
+
+    Args:
+        path (str): Weights file or runner checkpoint.
+        weights_only (bool): Refuse files that need full unpickling.
+
+    Returns:
+        dict: The loaded object.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        RuntimeError: ``weights_only`` and the file is not weights-only.
+    """
+    from mmrgbd.utils import load_weights, trusted_checkpoint_loading
+    from mmrgbd.utils.checkpoint import load_local_checkpoint
+    try:
+        return load_weights(path, map_location='cpu')
+    except RuntimeError:
+        if weights_only:
+            raise
+    print(f'{path} is a full runner checkpoint; loading it as trusted (your '
+          'own training output; pass weights_only / --weights-only to '
+          'refuse)', file=sys.stderr)
+    with trusted_checkpoint_loading():
+        return load_local_checkpoint(path, map_location='cpu')
+
+
+def get_state_dict(ckpt,
+                   path: str = '<checkpoint>') -> Dict[str, torch.Tensor]:
+    """The tensors of a loaded checkpoint (``state_dict`` / ``model`` / it).
+
+    Args:
+        ckpt (dict): Loaded checkpoint.
+        path (str): File name for messages.
+
+    Returns:
+        dict: Name -> tensor (non-tensor entries dropped).
+    """
+    if not isinstance(ckpt, dict):
+        raise ExportError(f'{path}: expected a dict, got '
+                          f'{type(ckpt).__name__}')
+    for key in ('state_dict', 'model'):
+        if isinstance(ckpt.get(key), dict):
+            ckpt = ckpt[key]
+            break
+    return OrderedDict((k, v) for k, v in ckpt.items() if torch.is_tensor(v))
+
+
+def find_encoder(state_dict: Dict[str, torch.Tensor],
+                 modality: str = 'rgb',
+                 src_prefix: Optional[str] = None,
+                 path: str = '<checkpoint>') -> Tuple[str, bool]:
+    """Locate a modality's encoder of ``MultiModalViT`` in a state dict.
+
+    Args:
+        state_dict (dict): Algorithm / backbone state dict.
+        modality (str): Modality to export.
+        src_prefix (str, optional): Prefix of the backbone (e.g.
+            ``'backbone.'``); None to detect it.
+        path (str): File name for messages.
+
+    Returns:
+        tuple[str, bool]: The prefix and whether the layout is shared.
+
+    Raises:
+        ExportError: The modality is not found, or several backbones hold it
+            and ``src_prefix`` is not given.
+    """
+    found = OrderedDict()
+    for key in state_dict:
+        for marker, shared in ((f'encoders.{modality}.', False),
+                               (f'stems.{modality}.', True)):
+            i = key.find(marker)
+            if i >= 0 and (i == 0 or key[i - 1] == '.'):
+                found.setdefault(key[:i], shared)
+    if src_prefix is not None:
+        if src_prefix not in found:
+            raise ExportError(
+                f'{path}: no encoder of modality {modality!r} under '
+                f'{src_prefix!r}; found it under {list(found) or "nothing"}')
+        return src_prefix, found[src_prefix]
+    if not found:
+        mods = sorted({
+            k.split(part, 1)[1].split('.', 1)[0]
+            for k in state_dict for part in ('encoders.', 'stems.')
+            if part in k
+        })
+        raise ExportError(
+            f'{path}: no MultiModalViT encoder of modality {modality!r}; '
+            f'modalities present: {mods or "none (not a MultiModalViT)"}')
+    if len(found) > 1:
+        raise ExportError(f'{path}: the modality {modality!r} is under '
+                          f'several prefixes {list(found)}; choose one with '
+                          f'src_prefix / --src-prefix')
+    prefix, shared = next(iter(found.items()))
+    return prefix, shared
+
+
+# ---------------------------------------------------------------------- #
+# architecture of the exported encoder
+# ---------------------------------------------------------------------- #
+def _factor_grids(n: int) -> List[Tuple[int, int]]:
+    """All ``(h, w)`` with ``h * w == n``, squarest first."""
+    grids = [(h, n // h) for h in range(1, n + 1) if n % h == 0]
+    return sorted(grids, key=lambda g: (abs(g[0] - g[1]), g))
+
+
+def detect_sincos_grid(pos_embed: torch.Tensor, num_extra_tokens: int
+                       ) -> Optional[Tuple[Tuple[int, int], str]]:
+    """Grid and channel order of a fixed 2D sin-cos ``pos_embed``.
+
+    Args:
+        pos_embed (Tensor): (1, G + N, C).
+        num_extra_tokens (int): G, the leading rows (must be zero).
+
+    Returns:
+        tuple | None: ``((h, w), order)`` of the unique match, or None.
+    """
+    C = pos_embed.shape[-1]
+    rows = pos_embed.detach().float().cpu().reshape(-1, C)  # (G + N, C)
+    n = rows.shape[0] - num_extra_tokens
+    if n <= 0 or C % 4:
+        return None
+    matches = []
+    for grid in _factor_grids(n):
+        for order in PE_ORDERS:
+            ref = build_sincos_pos_embed(C, grid, order,
+                                         num_extra_tokens=num_extra_tokens)
+            if torch.allclose(rows, ref, atol=1e-4):
+                matches.append((grid, order))
+    return matches[0] if len(matches) == 1 else None
+
+
+def infer_vit_spec(sd: Dict[str, torch.Tensor]) -> dict:
+    """Architecture of a mmpretrain-layout ViT state dict.
+
+    Args:
+        sd (dict): mmpretrain ``VisionTransformer`` keys.
+
+    Returns:
+        dict: ``embed_dims``, ``num_layers``, ``feedforward_channels``,
+        ``patch_size``, ``in_channels``, ``num_global_tokens``,
+        ``final_norm``, ``pre_norm``, ``qkv_bias``, ``layer_scale``,
+        ``patch_bias``.
+
+    Raises:
+        ExportError: Not a conv-patch ViT (e.g. the ``semseg`` modality's
+            class-embedding stem), or blocks are missing.
+    """
+    w = sd.get('patch_embed.projection.weight')
+    if w is None or w.dim() != 4:
+        stem = sorted(k for k in sd if k.startswith('patch_embed.'))
+        raise ExportError(
+            f'the encoder has no conv patch projection '
+            f'(patch_embed.projection.weight); its stem keys are {stem}. '
+            f'Only image-like modalities (rgb, depth) export to a '
+            f'mmpretrain / mmseg VisionTransformer')
+    other = [k for k in sd if k.startswith('patch_embed.') and
+             k not in ('patch_embed.projection.weight',
+                       'patch_embed.projection.bias')]
+    if other:
+        raise ExportError(f'the patch embedding has keys {other} that a '
+                          f'VisionTransformer PatchEmbed does not have; '
+                          f'only image-like modalities (rgb, depth) export '
+                          f'to a mmpretrain / mmseg VisionTransformer')
+    if w.shape[2] != w.shape[3]:
+        raise ExportError(f'non-square patches {tuple(w.shape[2:])}')
+    layer_ids = sorted({int(k.split('.')[1]) for k in sd
+                        if k.startswith('layers.')})
+    if not layer_ids or layer_ids != list(range(len(layer_ids))):
+        raise ExportError(f'transformer blocks are not 0..L-1: {layer_ids}')
+    return dict(
+        embed_dims=int(w.shape[0]),
+        in_channels=int(w.shape[1]),
+        patch_size=int(w.shape[2]),
+        num_layers=len(layer_ids),
+        feedforward_channels=int(
+            sd['layers.0.ffn.layers.0.0.weight'].shape[0]),
+        num_global_tokens=1 if 'cls_token' in sd else 0,
+        final_norm='ln1.weight' in sd,
+        pre_norm='pre_norm.weight' in sd,
+        qkv_bias='layers.0.attn.qkv.bias' in sd,
+        layer_scale='layers.0.attn.gamma1.weight' in sd,
+        patch_bias='patch_embed.projection.bias' in sd)
+
+
+def _as_pair(size) -> Tuple[int, int]:
+    if isinstance(size, int):
+        return (size, size)
+    size = tuple(int(s) for s in size)
+    if len(size) == 1:
+        return (size[0], size[0])
+    if len(size) != 2:
+        raise ExportError(f'img_size must be H or (H, W), got {size}')
+    return size
+
+
+def target_pos_embed(pos_embed: torch.Tensor,
+                     num_global_tokens: int,
+                     patch_size: int,
+                     img_size=None,
+                     src_grid: Optional[Sequence[int]] = None,
+                     pos_embed_order: Optional[str] = None
+                     ) -> Tuple[torch.Tensor, dict]:
+    """The grid part of ``pos_embed`` at the target image size.
+
+    Args:
+        pos_embed (Tensor): Stored (1, G + N, C).
+        num_global_tokens (int): G.
+        patch_size (int): Patch size.
+        img_size (int | Sequence[int], optional): Target (H, W); None keeps
+            the stored grid.
+        src_grid (Sequence[int], optional): Stored grid if it cannot be
+            detected (non-sin-cos embeddings).
+        pos_embed_order (str, optional): Force the sin-cos channel order.
+
+    Returns:
+        tuple[Tensor, dict]: (1, h * w, C) without the global rows, and
+        ``info`` (``src_grid``, ``dst_grid``, ``img_size``,
+        ``pos_embed_order``, ``pos_embed_mode``: ``'sincos'`` or
+        ``'interpolated'``).
+    """
+    C = pos_embed.shape[-1]
+    G = num_global_tokens
+    n = pos_embed.shape[1] - G
+    detected = detect_sincos_grid(pos_embed, G)
+    if detected is not None:
+        grid, order = detected
+        if src_grid is not None and tuple(src_grid) != grid:
+            raise ExportError(f'src_grid {tuple(src_grid)} contradicts the '
+                              f'stored sin-cos embedding of grid {grid}')
+        if pos_embed_order is not None and pos_embed_order != order:
+            raise ExportError(f'pos_embed_order {pos_embed_order!r} '
+                              f'contradicts the stored embedding ({order!r})')
+    else:
+        if src_grid is None:
+            side = int(round(math.sqrt(n)))
+            if side * side != n:
+                raise ExportError(
+                    f'pos_embed has {n} grid rows and is not a fixed 2D '
+                    f'sin-cos, so its grid is unknown: give src_grid '
+                    f'(--src-grid H W)')
+            src_grid = (side, side)
+        grid, order = tuple(int(g) for g in src_grid), None
+        if grid[0] * grid[1] != n:
+            raise ExportError(f'src_grid {grid} does not match {n} rows')
+    dst = grid if img_size is None else tuple(
+        s // patch_size for s in _as_pair(img_size))
+    if img_size is not None and any(s % patch_size
+                                    for s in _as_pair(img_size)):
+        raise ExportError(f'img_size {_as_pair(img_size)} is not a multiple '
+                          f'of the patch size {patch_size}')
+    if order is not None:
+        pos = build_sincos_pos_embed(C, dst, order).unsqueeze(0)  # (1, N', C)
+        mode = 'sincos'
+    else:
+        pos = interpolate_pos_embed(pos_embed.float(), grid, dst, 'bicubic',
+                                    G)[:, G:]  # (1, N', C)
+        mode = 'interpolated' if dst != grid else 'copied'
+    info = dict(src_grid=list(grid), dst_grid=list(dst),
+                img_size=[d * patch_size for d in dst],
+                pos_embed_order=order or '', pos_embed_mode=mode)
+    return pos.to(pos_embed.dtype), info
+
+
+# ---------------------------------------------------------------------- #
+# the two layouts
+# ---------------------------------------------------------------------- #
+def to_mmpretrain(sd: Dict[str, torch.Tensor], spec: dict,
+                  pos: torch.Tensor) -> 'OrderedDict[str, torch.Tensor]':
+    """mmpretrain ``VisionTransformer`` state dict at the target grid.
+
+    Args:
+        sd (dict): Our encoder in mmpretrain layout.
+        spec (dict): :func:`infer_vit_spec` of it.
+        pos (Tensor): (1, N', C) grid position embedding (target grid).
+
+    Returns:
+        OrderedDict: Keys without prefix.
+    """
+    out = OrderedDict()
+    for k, v in sd.items():
+        out[k] = v
+    if spec['num_global_tokens']:
+        pos = torch.cat([pos.new_zeros(1, 1, pos.shape[-1]), pos],
+                        dim=1)  # (1, 1 + N', C)
+    out['pos_embed'] = pos
+    return out
+
+
+def to_mmseg(sd: Dict[str, torch.Tensor], spec: dict, pos: torch.Tensor,
+             patch_bias: str = 'fold') -> 'OrderedDict[str, torch.Tensor]':
+    """mmseg ``VisionTransformer`` state dict at the target grid.
+
+    Args:
+        sd (dict): Our encoder in mmpretrain layout.
+        spec (dict): :func:`infer_vit_spec` of it.
+        pos (Tensor): (1, N', C) grid position embedding (target grid).
+        patch_bias (str): ``'fold'`` (into ``pos_embed``, for mmseg's
+            default ``patch_bias=False``) or ``'keep'`` (for
+            ``patch_bias=True``).
+
+    Returns:
+        OrderedDict: mmseg keys (no prefix), see the module docstring.
+    """
+    if patch_bias not in PATCH_BIAS_MODES:
+        raise ExportError(f'patch_bias must be one of {PATCH_BIAS_MODES}, '
+                          f'got {patch_bias!r}')
+    C = spec['embed_dims']
+    out = OrderedDict()
+    bias = sd.get('patch_embed.projection.bias')
+    grid_pos = pos
+    if bias is not None and patch_bias == 'fold':
+        grid_pos = pos + bias.to(pos.dtype).view(1, 1, C)  # (1, N', C)
+    cls = sd.get('cls_token')
+    out['cls_token'] = cls if cls is not None else pos.new_zeros(1, 1, C)
+    out['pos_embed'] = torch.cat([pos.new_zeros(1, 1, C), grid_pos],
+                                 dim=1)  # (1, 1 + N', C)
+    out['patch_embed.projection.weight'] = sd['patch_embed.projection.weight']
+    if patch_bias == 'keep':
+        out['patch_embed.projection.bias'] = bias if bias is not None else \
+            sd['patch_embed.projection.weight'].new_zeros(C)
+    for k, v in sd.items():
+        if k in ('cls_token', 'pos_embed') or k.startswith('patch_embed.'):
+            continue
+        if k in MMSEG_TOP_RENAMES:
+            out[MMSEG_TOP_RENAMES[k]] = v
+            continue
+        if not k.startswith('layers.'):
+            out[k] = v  # ln1.* (final norm)
+            continue
+        _, idx, sub = k.split('.', 2)
+        if sub in ('attn.gamma1.weight', 'ffn.gamma2.weight'):
+            continue  # folded below
+        new = MMSEG_LAYER_RENAMES.get(sub, sub)
+        out[f'layers.{idx}.{new}'] = v
+    for i in range(spec['num_layers']):
+        p = f'layers.{i}.'
+        if not spec['qkv_bias']:
+            out[p + 'attn.attn.in_proj_bias'] = sd[
+                p + 'attn.qkv.weight'].new_zeros(3 * C)
+        if p + 'attn.proj.bias' not in sd:
+            out[p + 'attn.attn.out_proj.bias'] = sd[
+                p + 'attn.proj.weight'].new_zeros(C)
+        for gamma, w in (('attn.gamma1.weight', 'attn.attn.out_proj'),
+                         ('ffn.gamma2.weight', 'ffn.layers.1')):
+            if p + gamma in sd:
+                g = sd[p + gamma]
+                out[f'{p}{w}.weight'] = out[f'{p}{w}.weight'] * g[:, None]
+                out[f'{p}{w}.bias'] = out[f'{p}{w}.bias'] * g
+    return out
+
+
+def target_config(target: str, spec: dict, img_size: Sequence[int],
+                  patch_bias: str = 'fold') -> dict:
+    """Backbone arguments the target config must use with the export.
+
+    ``num_heads`` cannot be read from weights and is not included; it must
+    be the pre-training one (``drop_*`` and ``norm_cfg`` eps likewise).
+    """
+    C = spec['embed_dims']
+    with_cls = bool(spec['num_global_tokens'])
+    if target == 'mmpretrain':
+        cfg = dict(
+            type='VisionTransformer',
+            arch=dict(embed_dims=C, num_layers=spec['num_layers'],
+                      feedforward_channels=spec['feedforward_channels']),
+            img_size=tuple(img_size), patch_size=spec['patch_size'],
+            in_channels=spec['in_channels'], with_cls_token=with_cls,
+            final_norm=spec['final_norm'], pre_norm=spec['pre_norm'],
+            qkv_bias=spec['qkv_bias'],
+            layer_scale_init_value=1e-5 if spec['layer_scale'] else 0.)
+        if not with_cls:
+            # any out_type but 'cls_token'; 'avg_featmap' adds a new ln2
+            cfg['out_type'] = 'featmap'
+        return cfg
+    if spec['feedforward_channels'] % C:
+        raise ExportError(f'feedforward_channels '
+                          f'{spec["feedforward_channels"]} is not a multiple '
+                          f'of embed_dims {C} (mmseg uses an integer '
+                          f'mlp_ratio)')
+    return dict(
+        type='VisionTransformer', img_size=tuple(img_size),
+        patch_size=spec['patch_size'], in_channels=spec['in_channels'],
+        embed_dims=C, num_layers=spec['num_layers'],
+        mlp_ratio=spec['feedforward_channels'] // C, with_cls_token=with_cls,
+        final_norm=spec['final_norm'], pre_norm=spec['pre_norm'],
+        qkv_bias=True, patch_bias=patch_bias == 'keep')
+
+
+def build_target(target: str, cfg: dict) -> torch.nn.Module:
+    """Build the target ViT (one head) to check keys and shapes.
+
+    mmpretrain's ViT is built on the ``meta`` device (no memory); mmseg's
+    calls ``Tensor.item()`` in its constructor and is built on the CPU.
+    """
+    cfg = dict(cfg)
+    cfg.pop('type')
+    if target == 'mmpretrain':
+        from mmpretrain.models.backbones import VisionTransformer
+        cfg['arch'] = dict(cfg['arch'], num_heads=1)
+        with torch.device('meta'):
+            return VisionTransformer(**cfg)
+    from mmseg.models.backbones import VisionTransformer
+    return VisionTransformer(num_heads=1, **cfg)
+
+
+def check_keys(state_dict: Dict[str, torch.Tensor],
+               model: torch.nn.Module) -> Dict[str, list]:
+    """Missing / unexpected / wrongly shaped keys against ``model``."""
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    return dict(
+        missing=sorted(k for k in expected if k not in state_dict),
+        unexpected=sorted(k for k in state_dict if k not in expected),
+        shape=sorted(f'{k}: {tuple(v.shape)} vs {expected[k]}'
+                     for k, v in state_dict.items()
+                     if k in expected and tuple(v.shape) != expected[k]))
+
+
+# ---------------------------------------------------------------------- #
+# the whole export
+# ---------------------------------------------------------------------- #
+def convert_encoder(state_dict: Dict[str, torch.Tensor],
+                    target: str,
+                    modality: str = 'rgb',
+                    img_size=None,
+                    src_prefix: Optional[str] = None,
+                    src_grid: Optional[Sequence[int]] = None,
+                    patch_bias: str = 'fold',
+                    path: str = '<checkpoint>'
+                    ) -> Tuple['OrderedDict[str, torch.Tensor]', dict]:
+    """Convert one modality's encoder of a state dict to a target layout.
+
+    Args:
+        state_dict (dict): Algorithm or ``MultiModalViT`` state dict.
+        target (str): ``'mmpretrain'`` or ``'mmseg'``.
+        modality (str): Modality to export. Defaults to ``'rgb'``.
+        img_size (int | Sequence[int], optional): Target input size; None
+            keeps the pre-training size.
+        src_prefix (str, optional): Backbone prefix; detected if None.
+        src_grid (Sequence[int], optional): Stored grid, only needed when
+            ``pos_embed`` is not a fixed sin-cos.
+        patch_bias (str): mmseg only, ``'fold'`` or ``'keep'``.
+        path (str): Source name for messages and meta.
+
+    Returns:
+        tuple[OrderedDict, dict]: The exported keys (``backbone.``-prefixed
+        for mmpretrain, bare for mmseg) and ``meta`` (plain types: layout,
+        grids, the backbone arguments the target config needs, ...).
+
+    Raises:
+        ExportError: Anything that prevents an exact export.
+    """
+    from mmrgbd.models.backbones.multimodal_vit import mmrgbd_to_mmpretrain
+    if target not in TARGETS:
+        raise ExportError(f'target must be one of {TARGETS}, got {target!r}')
+    prefix, shared = find_encoder(state_dict, modality, src_prefix, path)
+    sd = mmrgbd_to_mmpretrain(state_dict, modality, shared, prefix)
+    sd = OrderedDict((k, v.detach().cpu().clone(
+        memory_format=torch.contiguous_format)) for k, v in sd.items())
+    spec = infer_vit_spec(sd)
+    if 'pos_embed' not in sd:
+        raise ExportError(f'{path}: the {modality!r} encoder has no pos_embed')
+    pos, pos_info = target_pos_embed(sd.pop('pos_embed'),
+                                     spec['num_global_tokens'],
+                                     spec['patch_size'], img_size, src_grid)
+    if target == 'mmpretrain':
+        out = to_mmpretrain(sd, spec, pos)
+    else:
+        out = to_mmseg(sd, spec, pos, patch_bias)
+    cfg = target_config(target, spec, pos_info['img_size'], patch_bias)
+    problems = check_keys(out, build_target(target, cfg))
+    if any(problems.values()):
+        raise ExportError(f'{path}: the {target} export does not match the '
+                          f'{target} VisionTransformer {cfg}: ' + '; '.join(
+                              f'{k} {v}' for k, v in problems.items() if v))
+    out_prefix = 'backbone.' if target == 'mmpretrain' else ''
+    out = OrderedDict((out_prefix + k, v) for k, v in out.items())
+    meta = dict(
+        target=target,
+        modality=modality,
+        source=str(path),
+        source_prefix=prefix,
+        source_layout='shared' if shared else 'modality-specific',
+        prefix=out_prefix,
+        num_tensors=len(out),
+        patch_bias=(patch_bias if target == 'mmseg' else 'keep'),
+        backbone_cfg=_plain(cfg),
+        spec=_plain(spec),
+        converter='mmrgbd.models.utils.export',
+        **pos_info)
+    return out, meta
+
+
+def _plain(obj):
+    """Tuples to lists, recursively (plain, weights-only-safe types)."""
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    return obj
+
+
+def summary(meta: dict) -> str:
+    """Human-readable summary of an export (what the config must set)."""
+    cfg = dict(meta['backbone_cfg'])
+    lines = [
+        f'exported {meta["modality"]!r} encoder ({meta["source_layout"]} '
+        f'layout under {meta["source_prefix"]!r}) of {meta["source"]} as '
+        f'{meta["target"]} ViT: {meta["num_tensors"]} tensors, key prefix '
+        f'{meta["prefix"]!r}',
+        f'pos_embed: {meta["pos_embed_mode"]} '
+        f'(order {meta["pos_embed_order"] or "-"}) grid '
+        f'{tuple(meta["src_grid"])} -> {tuple(meta["dst_grid"])}',
+    ]
+    if meta['target'] == 'mmseg':
+        lines.append(f'patch bias: {meta["patch_bias"]}' + (
+            ' (added to the pos_embed grid rows; keep patch_bias=False)'
+            if meta['patch_bias'] == 'fold' else
+            ' (set patch_bias=True)'))
+        lines.append("use it as backbone.init_cfg=dict(type='Pretrained', "
+                     "checkpoint=FILE) and set model.pretrained=None")
+    else:
+        lines.append("use it as backbone.init_cfg=dict(type='Pretrained', "
+                     "checkpoint=FILE, prefix='backbone.')")
+    lines.append(f'backbone settings the config must match (plus the '
+                 f'pre-training num_heads): {cfg}')
+    return '\n'.join(lines)
+
+
+def export_vit(src: str,
+               dst: str,
+               target: str,
+               modality: str = 'rgb',
+               img_size=None,
+               src_prefix: Optional[str] = None,
+               src_grid: Optional[Sequence[int]] = None,
+               patch_bias: str = 'fold',
+               weights_only: bool = False) -> dict:
+    """Read a pre-training checkpoint and write one exported encoder.
+
+    Args:
+        src (str): Runner checkpoint or weights file.
+        dst (str): Output ``.pth``; its folder must exist.
+        target (str): ``'mmpretrain'`` or ``'mmseg'``.
+        modality (str): Modality to export. Defaults to ``'rgb'``.
+        img_size (int | Sequence[int], optional): Target input size.
+        src_prefix (str, optional): Backbone prefix in ``src``.
+        src_grid (Sequence[int], optional): See :func:`convert_encoder`.
+        patch_bias (str): See :func:`to_mmseg`.
+        weights_only (bool): Refuse runner checkpoints.
+
+    Returns:
+        dict: The ``meta`` written with the weights.
+    """
+    ckpt = load_pretrain_checkpoint(src, weights_only=weights_only)
+    state_dict = get_state_dict(ckpt, src)
+    out, meta = convert_encoder(state_dict, target, modality, img_size,
+                                src_prefix, src_grid, patch_bias, src)
+    out_dir = osp.dirname(osp.abspath(dst))
+    if not osp.isdir(out_dir):
+        raise FileNotFoundError(f'output folder {out_dir} does not exist')
+    torch.save(dict(state_dict=out, meta=meta), dst)
+    return meta
+
+
+def read_img_size(values: Optional[Sequence[int]]
+                  ) -> Optional[Union[int, Tuple[int, int]]]:
+    """``--img-size`` values (none, H, or H W) to an ``img_size``."""
+    if not values:
+        return None
+    return _as_pair(values)

@@ -1,0 +1,93 @@
+#!/usr/bin/env python
+"""Export a pre-trained mmrgbd ViT encoder for mmpretrain or mmseg.
+
+Reads a pre-training checkpoint (runner checkpoint or weights file) of any
+algorithm whose backbone is ``MultiModalViT`` (Mask3D, MultiMAE, M3 3D,
+Progressive) and writes the encoder of one modality (default ``rgb``) as a
+plain ``{'state_dict': ..., 'meta': ...}`` file (loadable with
+``torch.load(weights_only=True)``):
+
+* ``--target mmpretrain``: mmpretrain ``VisionTransformer`` keys with the
+  prefix ``backbone.``; use it in an unmodified ``ImageClassifier`` config as
+  ``backbone.init_cfg=dict(type='Pretrained', checkpoint=DST,
+  prefix='backbone.')``;
+* ``--target mmseg``: mmseg ``VisionTransformer`` keys without prefix (its
+  ``init_weights`` ignores ``prefix``); use it as
+  ``backbone.init_cfg=dict(type='Pretrained', checkpoint=DST)`` and set
+  ``model.pretrained=None``.
+
+The position embedding is regenerated exactly for ``--img-size`` (default:
+the pre-training size). Encoders without a global token (Mask3D) need
+``with_cls_token=False`` in the target config. The script prints what the
+target config must set and fails (exit status 1) on any missing, unused or
+wrongly shaped key. Details: :mod:`mmrgbd.models.utils.export`.
+
+A runner checkpoint pickles more than tensors; it is the user's own training
+output and is read as trusted unless ``--weights-only`` is given.
+
+Examples::
+
+    python tools/model_converters/export_vit.py \\
+        work_dirs/mask3d_vit-b_scannet/epoch_100.pth \\
+        checkpoints/mask3d_vit-b_rgb_mmseg.pth --target mmseg \\
+        --img-size 480 640
+    python tools/model_converters/export_vit.py \\
+        work_dirs/mask3d_vit-b_scannet/epoch_100.pth \\
+        checkpoints/mask3d_vit-b_rgb_mmpretrain.pth --target mmpretrain \\
+        --img-size 224
+"""
+import argparse
+import sys
+from typing import Optional
+
+
+def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
+    """Command line of the script."""
+    parser = argparse.ArgumentParser(
+        description='Export one modality encoder of a MultiModalViT '
+        'checkpoint as a mmpretrain or mmseg VisionTransformer')
+    parser.add_argument('src', help='pre-training checkpoint')
+    parser.add_argument('dst', help='output .pth file')
+    parser.add_argument('--target', required=True,
+                        choices=['mmpretrain', 'mmseg'])
+    parser.add_argument('--modality', default='rgb',
+                        help='modality whose encoder is exported')
+    parser.add_argument('--img-size', type=int, nargs='+', default=None,
+                        metavar='H [W]',
+                        help='target input size (default: pre-training size)')
+    parser.add_argument('--src-prefix', default=None,
+                        help='prefix of the MultiModalViT in the state dict '
+                        '(default: detected, e.g. "backbone.")')
+    parser.add_argument('--src-grid', type=int, nargs=2, default=None,
+                        metavar=('H', 'W'),
+                        help='stored token grid; only for a pos_embed that '
+                        'is not a fixed sin-cos')
+    parser.add_argument('--patch-bias', default='fold',
+                        choices=['fold', 'keep'],
+                        help='mmseg: fold the patch bias into pos_embed '
+                        '(for patch_bias=False, mmseg\'s default) or keep it '
+                        '(for patch_bias=True)')
+    parser.add_argument('--weights-only', action='store_true',
+                        help='refuse checkpoints that need full unpickling')
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[list] = None) -> int:
+    """Run the export; exits with status 1 on a conversion problem."""
+    from mmrgbd.models.utils.export import (ExportError, export_vit,
+                                            read_img_size, summary)
+    args = parse_args(argv)
+    try:
+        meta = export_vit(args.src, args.dst, args.target, args.modality,
+                          read_img_size(args.img_size), args.src_prefix,
+                          args.src_grid, args.patch_bias, args.weights_only)
+    except (ExportError, RuntimeError, FileNotFoundError) as e:
+        print(f'ERROR: cannot export {args.src}: {e}', file=sys.stderr)
+        raise SystemExit(1)
+    print(summary(meta))
+    print(f'saved {args.dst}')
+    return 0
+
+
+if __name__ == '__main__':
+    main()
