@@ -1,0 +1,5 @@
+from .reconstruction import (MaskedReconstructionLoss,  # noqa: F401
+                             MaskedSemsegLoss)
+from .distill import GlobalFeatureDistillLoss  # noqa: F401
+from .patch_infonce import PatchInfoNCELoss  # noqa: F401
+from .info_nce import info_nce  # noqa: F401
