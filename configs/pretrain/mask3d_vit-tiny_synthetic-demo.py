@@ -45,3 +45,8 @@ default_hooks = dict(
         max_keep_ckpts=1))
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)
+test_dataloader = dict(dataset=dict(img_size=(96, 128)))
+
+# Reconstruction panels of the first training batch every 100 iterations,
+# written to <work_dir>/vis/ (and to the visualiser backends).
+custom_hooks = [dict(type='ReconstructionVisualizationHook', interval=100)]

@@ -78,3 +78,5 @@ default_hooks = dict(
         max_keep_ckpts=1))
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)
+
+custom_hooks = [dict(type='ReconstructionVisualizationHook', interval=100)]

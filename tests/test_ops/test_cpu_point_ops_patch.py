@@ -265,7 +265,7 @@ def test_3dssd_backbone_with_fs_sampling():
         sa_cfg=dict(type='PointSAModuleMSG', pool_mod='max',
                     use_xyz=True, normalize_xyz=False))
     torch.manual_seed(0)
-    backbone = MMDET3D_MODELS.build(cfg).eval()
+    backbone = MMDET3D_MODELS.build(dict(cfg, _scope_='mmdet3d')).eval()
     backbone.out_indices = (0, 1, 2)  # return every level
     points = torch.rand(2, 128, 4)
     with cpu_point_ops(), torch.no_grad():

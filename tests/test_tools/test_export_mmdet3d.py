@@ -15,6 +15,7 @@ import mmengine
 import numpy as np
 import pytest
 import torch
+from mmengine.registry import DefaultScope
 from mmengine import Config
 from mmengine.dataset import Compose, pseudo_collate
 
@@ -137,7 +138,8 @@ def _build(cfg_path, checkpoint):
     cfg = Config.fromfile(cfg_path)  # custom_imports enables the CPU ops
     cfg.model.init_cfg.checkpoint = checkpoint
     init_default_scope('mmdet3d')
-    model = MODELS.build(cfg.model)
+    with DefaultScope.overwrite_default_scope('mmdet3d'):
+        model = MODELS.build(cfg.model)
     model.cfg = cfg
     return model
 
@@ -189,7 +191,9 @@ def kitti_batch(mvxnet, samples_dir, tmp_path_factory):
     assert pipeline[2]['type'] == 'MultiScaleFlipAug3D'
     pipeline[2]['img_scale'] = (640, 192)
     box_type, box_mode = get_box_type('LiDAR')
-    data = Compose(pipeline)(dict(lidar_points=dict(lidar_path=str(pts_file)),
+    with DefaultScope.overwrite_default_scope('mmdet3d'):
+        transforms = Compose(pipeline)
+    data = transforms(dict(lidar_points=dict(lidar_path=str(pts_file)),
                                   img_path=str(demo / '000008.png'),
                                   cam2img=np.array(cam['cam2img']),
                                   lidar2img=np.array(cam['lidar2img']),
@@ -300,7 +304,9 @@ def test_fcos3d_on_nuscenes_cam_front(exported, simipu_ckpt, samples_dir):
     assert pipeline[1]['type'] == 'mmdet.Resize'
     pipeline[1]['scale_factor'] = 0.125  # 1600x900 -> 200x113 (rounded)
     box_type, box_mode = get_box_type('Camera')
-    data = Compose(pipeline)(dict(images=dict(CAM_FRONT=cam),
+    with DefaultScope.overwrite_default_scope('mmdet3d'):
+        transforms = Compose(pipeline)
+    data = transforms(dict(images=dict(CAM_FRONT=cam),
                                   box_type_3d=box_type,
                                   box_mode_3d=box_mode))
     with torch.no_grad():

@@ -85,3 +85,12 @@ def test_train_then_resume_and_amp_fallback(tmp_path):
     assert osp.isfile(osp.join(work_dir, 'iter_4.pth'))
     if not torch.cuda.is_available():
         assert 'AmpOptimWrapper' in proc.stderr  # fp32 fallback warning
+    # the reconstruction hook drew the last iteration of each run
+    assert osp.isfile(osp.join(work_dir, 'vis', 'iter_000004_0.png'))
+    # benchmark the runner checkpoint with tools/test.py (trusted load)
+    proc = _run([
+        sys.executable, 'tools/test.py', CONFIG,
+        osp.join(work_dir, 'iter_4.pth'), '--work-dir', work_dir,
+        '--cfg-options', 'test_dataloader.dataset.num_samples=4'
+    ])
+    assert 'recon/rmse' in proc.stdout and 'recon/abs_rel' in proc.stdout
