@@ -10,7 +10,7 @@ install:
 	bash tools/install.sh
 
 demo: install
-	$(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_WORK_DIR)
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) tools/train.py $(DEMO_CONFIG) --work-dir $(DEMO_WORK_DIR)
 
 test: install
 	$(PY) -m pytest tests -q -rs -p no:cacheprovider

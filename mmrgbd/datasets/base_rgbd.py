@@ -1,6 +1,7 @@
 """The base class of every mmrgbd dataset."""
 import logging
-from typing import Callable, Optional, Sequence, Union
+import os.path as osp
+from typing import Callable, List, Optional, Sequence, Union
 
 from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
@@ -122,3 +123,21 @@ class BaseRGBDDataset(BaseDataset):
                 logger='current',
                 level=logging.WARNING)
             return None
+
+    def read_name_list(self, path: str, what: str) -> List[str]:
+        """Non-empty stripped lines of a list file (scenes, videos, ...).
+
+        Args:
+            path (str): The file; relative paths are under ``data_root``.
+            what (str): What the lines name, for the error message.
+
+        Raises:
+            BadSampleError: If the file cannot be read.
+        """
+        if not osp.isabs(path):
+            path = osp.join(self.data_root, path)
+        try:
+            with open(path) as f:
+                return [line.strip() for line in f if line.strip()]
+        except OSError as e:
+            raise BadSampleError(path, f'cannot read {what} list ({e})')

@@ -90,14 +90,7 @@ class RGBDVideoClipDataset(BaseRGBDDataset):
 
     def _videos(self) -> List[str]:
         if self.video_list:
-            path = self.video_list
-            if not osp.isabs(path):
-                path = osp.join(self.data_root, path)
-            try:
-                with open(path) as f:
-                    return [v.strip() for v in f if v.strip()]
-            except OSError as e:
-                raise BadSampleError(path, f'cannot read video list ({e})')
+            return self.read_name_list(self.video_list, 'video')
         videos = []
         for dirpath, dirnames, _ in os.walk(self.data_root):
             if 'rgb' in dirnames:

@@ -135,14 +135,7 @@ class ScanNetFrames(BaseRGBDDataset):
 
     def _scenes(self) -> List[str]:
         if self.scene_list:
-            path = self.scene_list
-            if not osp.isabs(path):
-                path = osp.join(self.data_root, path)
-            try:
-                with open(path) as f:
-                    return [s.strip() for s in f if s.strip()]
-            except OSError as e:
-                raise BadSampleError(path, f'cannot read scene list ({e})')
+            return self.read_name_list(self.scene_list, 'scene')
         return sorted(d for d in os.listdir(self.data_root)
                       if d.startswith('scene')
                       and osp.isdir(osp.join(self.data_root, d)))
