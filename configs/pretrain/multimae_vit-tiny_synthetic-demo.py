@@ -7,7 +7,7 @@
 _base_ = [
     '../_base_/models/multimae_vit-b.py',
     '../_base_/datasets/synthetic_rgbd.py',
-    '../_base_/runtime/default_runtime.py',
+    '../_base_/schedules/synthetic_demo_adamw_600it.py',
 ]
 
 num_classes = 10  # SyntheticRGBDScenes classes
@@ -57,26 +57,5 @@ train_dataloader = dict(
     dataset=dict(
         num_samples=4800, img_size=(120, 160), seed=0,
         pipeline=train_pipeline))
-
-max_iters = 600
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(
-        type='AdamW', lr=1e-3, betas=(0.9, 0.95), weight_decay=0.05))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-         end=50),
-    dict(type='CosineAnnealingLR', T_max=max_iters - 50, eta_min=1e-5,
-         by_epoch=False, begin=50, end=max_iters),
-]
-train_cfg = dict(type='IterBasedTrainLoop', max_iters=max_iters)
-
-default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=20),
-    checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=max_iters,
-        max_keep_ckpts=1))
-log_processor = dict(by_epoch=False)
-randomness = dict(seed=0)
 
 custom_hooks = [dict(type='ReconstructionVisualizationHook', interval=100)]
