@@ -65,9 +65,7 @@ default_hooks = dict(
     checkpoint=dict(
         type='CheckpointHook', by_epoch=False, interval=max_iters,
         max_keep_ckpts=1))
-# No ReconstructionVisualizationHook here: its panel (mmrgbd.visualization.
-# reconstruction_panel) draws (3, H, W) images, not (3, T, H, W) clips; the
-# model's predict() returns clip reconstructions (pred_rgb / pred_depth of
-# shape (C, T, H, W)) for a clip-aware visualiser.
+# Panels show the first frame of each clip (reconstruction_panel).
+custom_hooks = [dict(type='ReconstructionVisualizationHook', interval=100)]
 log_processor = dict(by_epoch=False)
 randomness = dict(seed=0)

@@ -28,6 +28,37 @@ def upsample_tokens(mask: np.ndarray, shape) -> np.ndarray:
     return np.repeat(np.repeat(mask, ry, axis=0), rx, axis=1)
 
 
+def first_frame(inputs: dict, sample, index: int):
+    """The first frame of a clip batch, as an image batch of one sample.
+
+    Video inputs are (B, C, T, H, W) and predictions (C, T, H, W) with
+    (t, h, w) token masks (the first tubelet covers the first frame); image
+    inputs are returned unchanged.
+
+    Returns:
+        tuple: ``(inputs, sample, index)`` for :func:`reconstruction_panel`.
+    """
+    rgb = inputs.get('rgb', inputs.get('depth'))
+    if rgb is None or rgb.dim() != 5:
+        return inputs, sample, index
+    frame_inputs = {
+        k: v[index:index + 1, :, 0]  # (1, C, H, W)
+        for k, v in inputs.items() if torch.is_tensor(v) and v.dim() == 5
+    }
+    fields = {}
+    for key in sample.keys():
+        value = sample.get(key)
+        if not torch.is_tensor(value):
+            continue
+        if key.startswith('visible_') and value.dim() == 3:
+            fields[key] = value[0]  # (h, w) of the first tubelet
+        elif value.dim() == 4:
+            fields[key] = value[:, 0]  # (C, H, W)
+        else:
+            fields[key] = value
+    return frame_inputs, type(sample)(**fields), 0
+
+
 def reconstruction_panel(inputs: dict,
                          sample,
                          index: int,
@@ -36,7 +67,8 @@ def reconstruction_panel(inputs: dict,
                          palette=None) -> np.ndarray:
     """Build the panel of one sample from ``model.predict`` output.
 
-    Tiles: RGB with the hidden patches greyed out; the depth given to the
+    For clips the first frame is drawn. Tiles: RGB with the hidden patches
+    greyed out; the depth given to the
     encoder (hidden patches marked invalid); predicted and ground-truth depth
     with one colour range; the absolute error on valid pixels; MultiMAE's
     predicted semseg when present.
@@ -53,6 +85,7 @@ def reconstruction_panel(inputs: dict,
     Returns:
         np.ndarray: (H, W', 3) uint8 panel.
     """
+    inputs, sample, index = first_frame(inputs, sample, index)
     tiles, titles = [], []
     valid = None
     if 'depth_valid' in inputs:

@@ -116,3 +116,25 @@ def test_metric_maps_back_to_metres_with_depth_norm():
     metric.process({'inputs': {}}, [sample])
     res = metric.compute_metrics(metric.results)
     assert res['mae'] == pytest.approx(1.0)
+
+
+def test_clip_panel_draws_the_first_frame():
+    from mmrgbd.structures import RGBDDataSample
+    g = torch.Generator().manual_seed(0)
+    T, h, w = 4, 2, 3
+    clip = dict(
+        rgb=torch.randn(2, 3, T, H, W, generator=g),
+        depth=torch.rand(2, 1, T, H, W, generator=g) + 0.5,
+        depth_valid=torch.rand(2, 1, T, H, W, generator=g) > 0.1)
+    vis = torch.rand(T // 2, h, w, generator=g) > 0.5
+    sample = RGBDDataSample(
+        pred_depth=torch.rand(1, T, H, W, generator=g),
+        gt_depth=clip['depth'][1], visible_rgb=vis, visible_depth=~vis)
+    panel = reconstruction_panel(clip, sample, 1)
+    frame = {k: v[1:2, :, 0] for k, v in clip.items()}
+    frame_sample = RGBDDataSample(
+        pred_depth=sample.pred_depth[:, 0], gt_depth=sample.gt_depth[:, 0],
+        visible_rgb=vis[0], visible_depth=~vis[0])
+    expected = reconstruction_panel(frame, frame_sample, 0)
+    assert panel.shape == expected.shape == (H, 5 * W + 8, 3)
+    np.testing.assert_array_equal(panel, expected)
