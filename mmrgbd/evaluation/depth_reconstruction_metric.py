@@ -1,4 +1,4 @@
-"""Depth-reconstruction metric for masked RGB-D pre-training (``tools/test.py``)."""
+"""Depth-reconstruction metric of masked RGB-D pre-training (tools/test.py)."""
 from typing import Optional, Sequence
 
 import numpy as np
@@ -6,6 +6,8 @@ import torch
 from mmengine.evaluator import BaseMetric
 
 from mmrgbd.datasets.transforms.depth import denormalize_depth
+from mmrgbd.visualization.reconstruction import upsample_tokens
+from .depth_metric import _SUMS, depth_error_sums
 from mmrgbd.registry import METRICS
 
 
@@ -59,28 +61,24 @@ class DepthReconstructionMetric(BaseMetric):
             valid &= np.isfinite(gt) & (gt > self.min_depth)
             hidden = np.ones_like(valid)
             if 'visible_depth' in ds:
-                vis = _np(ds['visible_depth']).astype(bool)
-                ry, rx = gt.shape[0] // vis.shape[0], gt.shape[1] // vis.shape[1]
-                hidden = ~np.repeat(np.repeat(vis, ry, 0), rx, 1)
+                hidden = ~upsample_tokens(_np(ds['visible_depth']), gt.shape)
             sel = valid & hidden
             p, g = np.maximum(pred[sel], self.min_depth), gt[sel]
-            ratio = np.maximum(p / g, g / p)
             self.results.append(
                 dict(
-                    n=int(sel.sum()),
-                    abs_rel=float((np.abs(p - g) / g).sum()),
-                    sq=float(((p - g)**2).sum()),
+                    sums=depth_error_sums(p, g),  # (10,) see depth_metric
                     ae=float(np.abs(p - g).sum()),
-                    delta1=float((ratio < 1.25).sum()),
                     n_all=int(valid.sum()),
                     sq_all=float(((pred[valid] - gt[valid])**2).sum())))
 
     def compute_metrics(self, results: list) -> dict:
-        n = max(sum(r['n'] for r in results), 1)
+        sums = dict(zip(_SUMS, sum((r['sums'] for r in results),
+                                   np.zeros(len(_SUMS)))))
+        n = max(sums['n'], 1)
         n_all = max(sum(r['n_all'] for r in results), 1)
         return dict(
-            abs_rel=sum(r['abs_rel'] for r in results) / n,
-            rmse=float(np.sqrt(sum(r['sq'] for r in results) / n)),
+            abs_rel=sums['abs_rel'] / n,
+            rmse=float(np.sqrt(sums['sq'] / n)),
             mae=sum(r['ae'] for r in results) / n,
-            delta1=sum(r['delta1'] for r in results) / n,
+            delta1=sums['d1'] / n,
             rmse_all=float(np.sqrt(sum(r['sq_all'] for r in results) / n_all)))
