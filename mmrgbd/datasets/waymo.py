@@ -41,7 +41,7 @@ from mmrgbd.registry import DATASETS
 from .base_rgbd import BaseRGBDDataset
 from .errors import BadSampleError
 from .transforms.lidar import (FilterPointsInImage, LoadLiDARPoints,
-                               pad_to_4x4)
+                               pad_to_4x4, parse_calib_file)
 from .transforms.loading import LoadRGBDFromFiles
 
 __all__ = [
@@ -167,45 +167,13 @@ def read_waymo_calib(
         dict[str, np.ndarray]: (4, 4) matrices keyed by canonical name.
 
     Raises:
-        BadSampleError: Unreadable file, a line that is not ``key: values``,
-            non-numeric / non-finite values, a wrong number of values or a
-            missing entry of camera ``cam``. The message names the file.
+        BadSampleError: See :func:`parse_calib_file`; the entries of camera
+            ``cam`` are required.
     """
-    try:
-        text = fileio.get_text(path, backend_args=backend_args)
-    except (OSError, UnicodeDecodeError) as e:
-        raise BadSampleError(path, f'cannot read calibration file ({e})')
-    calib = {}
-    for lineno, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line:
-            continue
-        if ':' not in line:
-            raise BadSampleError(
-                path, f'line {lineno} is not "<key>: <values>": {line[:40]!r}')
-        key, values = line.split(':', 1)
-        key = _WAYMO_CALIB_ALIASES.get(key.strip(), key.strip())
-        if key not in _WAYMO_CALIB_SHAPES:
-            continue
-        shape = _WAYMO_CALIB_SHAPES[key]
-        try:
-            nums = np.array([float(v) for v in values.split()], np.float64)
-        except ValueError:
-            raise BadSampleError(
-                path, f'{key} (line {lineno}) has non-numeric values')
-        if nums.size != shape[0] * shape[1]:
-            raise BadSampleError(
-                path, f'{key} (line {lineno}) has {nums.size} values, '
-                f'expected {shape[0] * shape[1]}')
-        if not np.isfinite(nums).all():
-            raise BadSampleError(path, f'{key} (line {lineno}) is not finite')
-        calib[key] = pad_to_4x4(nums.reshape(shape))
     required = (f'P{cam}', 'R0_rect', f'Tr_velo_to_cam_{cam}')
-    missing = [k for k in required if k not in calib]
-    if missing:
-        raise BadSampleError(
-            path, f'missing calibration entries {missing} of camera {cam}')
-    return calib
+    return parse_calib_file(path, _WAYMO_CALIB_SHAPES, required,
+                            _WAYMO_CALIB_ALIASES, backend_args,
+                            required_for=f' of camera {cam}')
 
 
 def waymo_lidar2img(calib: Dict[str, np.ndarray], cam: int = 0) -> np.ndarray:

@@ -51,6 +51,73 @@ def pad_to_4x4(mat: np.ndarray) -> np.ndarray:
     return out
 
 
+def parse_calib_file(path: str,
+                     shapes: Dict[str, Tuple[int, int]],
+                     required: Sequence[str],
+                     aliases: Optional[Dict[str, str]] = None,
+                     backend_args: Optional[dict] = None,
+                     required_for: str = '') -> Dict[str, np.ndarray]:
+    """Parse a KITTI-style ``key: v1 v2 ...`` calibration file.
+
+    Every entry named in ``shapes`` (after renaming through ``aliases``) is
+    returned padded to a float64 (4, 4) matrix; unknown keys are ignored.
+
+    Args:
+        path (str): The calibration file.
+        shapes (dict[str, tuple[int, int]]): Known entries and their shapes.
+        required (Sequence[str]): Entries that must be present.
+        aliases (dict[str, str], optional): Other spellings of entry names.
+        backend_args (dict, optional): MMEngine file backend arguments.
+        required_for (str): Appended to the missing-entry message, e.g.
+            ``' of camera 0'``.
+
+    Returns:
+        dict[str, np.ndarray]: (4, 4) matrices keyed by canonical name.
+
+    Raises:
+        BadSampleError: If the file cannot be read, a line is not
+            ``key: values``, values are non-numeric or non-finite, an entry
+            has the wrong number of values, or a required entry is missing.
+            The message names the file.
+    """
+    aliases = aliases or {}
+    try:
+        text = fileio.get_text(path, backend_args=backend_args)
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadSampleError(path, f'cannot read calibration file ({e})')
+    calib = {}
+    for lineno, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        if ':' not in line:
+            raise BadSampleError(
+                path, f'line {lineno} is not "<key>: <values>": {line[:40]!r}')
+        key, values = line.split(':', 1)
+        key = aliases.get(key.strip(), key.strip())
+        if key not in shapes:
+            continue
+        shape = shapes[key]
+        try:
+            nums = np.array([float(v) for v in values.split()],
+                            dtype=np.float64)
+        except ValueError:
+            raise BadSampleError(
+                path, f'{key} (line {lineno}) has non-numeric values')
+        if nums.size != shape[0] * shape[1]:
+            raise BadSampleError(
+                path, f'{key} (line {lineno}) has {nums.size} values, '
+                f'expected {shape[0] * shape[1]}')
+        if not np.isfinite(nums).all():
+            raise BadSampleError(path, f'{key} (line {lineno}) is not finite')
+        calib[key] = pad_to_4x4(nums.reshape(shape))
+    missing = [k for k in required if k not in calib]
+    if missing:
+        raise BadSampleError(
+            path, f'missing calibration entries {missing}{required_for}')
+    return calib
+
+
 def read_kitti_calib(path: str, backend_args: Optional[dict] = None
                      ) -> Dict[str, np.ndarray]:
     """Parse a KITTI object calibration file.
@@ -67,44 +134,11 @@ def read_kitti_calib(path: str, backend_args: Optional[dict] = None
         dict[str, np.ndarray]: (4, 4) matrices keyed by entry name.
 
     Raises:
-        BadSampleError: If the file cannot be read, a line is not numeric, an
-            entry has the wrong number of values, or P2 / R0_rect /
-            Tr_velo_to_cam is missing. The message names the file.
+        BadSampleError: See :func:`parse_calib_file`; P2 / R0_rect /
+            Tr_velo_to_cam are required.
     """
-    try:
-        text = fileio.get_text(path, backend_args=backend_args)
-    except (OSError, UnicodeDecodeError) as e:
-        raise BadSampleError(path, f'cannot read calibration file ({e})')
-    calib = {}
-    for lineno, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line:
-            continue
-        if ':' not in line:
-            raise BadSampleError(
-                path, f'line {lineno} is not "<key>: <values>": {line[:40]!r}')
-        key, values = line.split(':', 1)
-        key = key.strip()
-        if key not in _KITTI_CALIB_SHAPES:
-            continue
-        shape = _KITTI_CALIB_SHAPES[key]
-        try:
-            nums = np.array([float(v) for v in values.split()],
-                            dtype=np.float64)
-        except ValueError:
-            raise BadSampleError(
-                path, f'{key} (line {lineno}) has non-numeric values')
-        if nums.size != shape[0] * shape[1]:
-            raise BadSampleError(
-                path, f'{key} (line {lineno}) has {nums.size} values, '
-                f'expected {shape[0] * shape[1]}')
-        if not np.isfinite(nums).all():
-            raise BadSampleError(path, f'{key} (line {lineno}) is not finite')
-        calib[key] = pad_to_4x4(nums.reshape(shape))
-    missing = [k for k in _KITTI_REQUIRED if k not in calib]
-    if missing:
-        raise BadSampleError(path, f'missing calibration entries {missing}')
-    return calib
+    return parse_calib_file(
+        path, _KITTI_CALIB_SHAPES, _KITTI_REQUIRED, backend_args=backend_args)
 
 
 def kitti_lidar2img(calib: Dict[str, np.ndarray], cam: int = 2) -> np.ndarray:
