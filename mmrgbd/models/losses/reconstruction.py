@@ -13,8 +13,49 @@ import torch.nn.functional as F
 
 from mmrgbd.registry import MODELS
 from ..utils import unpatchify
+from .utils import global_count_mean
 
 _ON_CHOICES = ('masked', 'visible', 'all')
+_REDUCTIONS = ('global', 'per_sample')
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f'reduction must be one of {_REDUCTIONS}, got '
+                         f'{reduction!r}')
+
+
+def reduce_counted(err: torch.Tensor, counted: torch.Tensor,
+                   reduction: str) -> torch.Tensor:
+    """Mean of ``err`` over the ``counted`` entries, across DDP ranks.
+
+    * ``'global'``: the sum of ``err`` over every counted entry of the batch
+      divided by their number (samples with more counted entries weigh
+      more).
+    * ``'per_sample'``: the mean over each sample's counted entries, then the
+      mean over the samples that have at least one (MultiMAE's official
+      reduction: per-sample mean, then ``nanmean`` over the batch).
+
+    Both divide by the count over all ranks (:func:`global_count_mean`):
+    under DDP the trained loss is the single-process loss of the global
+    batch.
+
+    Args:
+        err (Tensor): Per-entry losses (B, ...); uncounted entries hold 0.
+        counted (Tensor): Bool of the same shape as ``err``.
+        reduction (str): ``'global'`` or ``'per_sample'``.
+
+    Returns:
+        Tensor: Scalar; 0 with a finite gradient when nothing is counted.
+    """
+    if reduction == 'global':
+        return global_count_mean(err.sum(), counted.sum())
+    per_sum = err.flatten(1).sum(1)  # (B,)
+    per_count = counted.flatten(1).sum(1)  # (B,)
+    has = per_count > 0  # (B,)
+    per_mean = per_sum / per_count.clamp(min=1).to(per_sum.dtype)  # (B,)
+    per_mean = torch.where(has, per_mean, torch.zeros_like(per_mean))
+    return global_count_mean(per_mean.sum(), has.sum())
 
 
 def _select_tokens(visible: Optional[torch.Tensor], on: str, shape: Tuple,
@@ -64,14 +105,18 @@ class MaskedReconstructionLoss(nn.Module):
 
     For each pixel value ``e = |pred - t|`` (``'l1'``) or ``(pred - t)**2``
     (``'mse'``). The counted pixels are those of the selected tokens (``on``)
-    that are valid (``valid``). The loss is::
+    that are valid (``valid``). With ``reduction='global'`` the loss is::
 
         loss_weight * sum(e over counted pixels) / number of counted pixels
 
-    i.e. the mean over all counted pixel values (with equally sized, fully
-    valid patches this equals MAE's mean over each patch then mean over the
-    masked patches). A patch without a valid pixel contributes nothing; if no
-    pixel is counted the loss is ``0 * pred.sum()`` (zero, finite gradient),
+    i.e. the mean over all counted pixel values of the batch (with equally
+    sized, fully valid patches this equals MAE's mean over each patch then
+    mean over the masked patches). With ``reduction='per_sample'`` it is the
+    mean over each sample's counted values, then the mean over the samples
+    that count any (official MultiMAE; samples with more hidden tokens do not
+    weigh more). Counts are taken over all DDP ranks
+    (:func:`reduce_counted`). A patch without a valid pixel contributes
+    nothing; if no pixel is counted the loss is zero with a finite gradient,
     never NaN.
 
     ``norm_pix`` normalises the **target only**, per patch, as MAE does:
@@ -81,6 +126,12 @@ class MaskedReconstructionLoss(nn.Module):
     torch's default unbiased estimate, which differs by a factor
     ``D/(D-1)``).
 
+    ``norm_pred`` also normalises the **prediction** per patch with the same
+    formula (statistics of the predicted patch over the valid positions,
+    with gradient), the literal reading of Mask3D's "we normalize the output
+    patches as well as the target patches". The loss then only measures
+    the per-patch shape of the prediction, not its offset or scale.
+
     Args:
         loss_type (str): ``'l1'`` or ``'mse'``. Defaults to ``'mse'``.
         norm_pix (bool): Per-patch target normalisation. Defaults to False.
@@ -88,6 +139,10 @@ class MaskedReconstructionLoss(nn.Module):
             encoder), ``'visible'`` or ``'all'``. Defaults to ``'masked'``.
         loss_weight (float): Multiplies the loss. Defaults to 1.0.
         eps (float): Added to the per-patch variance. Defaults to 1e-6.
+        norm_pred (bool): Per-patch normalisation of the prediction too.
+            Defaults to False.
+        reduction (str): ``'global'`` or ``'per_sample'`` (see above).
+            Defaults to ``'global'``.
     """
 
     def __init__(self,
@@ -95,18 +150,32 @@ class MaskedReconstructionLoss(nn.Module):
                  norm_pix: bool = False,
                  on: str = 'masked',
                  loss_weight: float = 1.0,
-                 eps: float = 1e-6):
+                 eps: float = 1e-6,
+                 norm_pred: bool = False,
+                 reduction: str = 'global'):
         super().__init__()
         if loss_type not in ('l1', 'mse'):
             raise ValueError(
                 f"loss_type must be 'l1' or 'mse', got {loss_type!r}")
         if on not in _ON_CHOICES:
             raise ValueError(f'on must be one of {_ON_CHOICES}, got {on!r}')
+        _check_reduction(reduction)
         self.loss_type = loss_type
         self.norm_pix = norm_pix
+        self.norm_pred = norm_pred
         self.on = on
         self.loss_weight = loss_weight
         self.eps = eps
+        self.reduction = reduction
+
+    def normalize_pred(self, pred: torch.Tensor,
+                       valid: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """The prediction as compared (per-patch normalised if
+        ``norm_pred``)."""
+        if not self.norm_pred:
+            return pred
+        mean, std = masked_patch_stats(pred, valid, self.eps)
+        return (pred - mean) / std  # (B, N, D)
 
     def normalize_target(self, target: torch.Tensor,
                          valid: Optional[torch.Tensor] = None) -> torch.Tensor:
@@ -121,8 +190,12 @@ class MaskedReconstructionLoss(nn.Module):
         """Map a norm-pix prediction back to target units (for display).
 
         Uses the per-patch statistics of the ground truth, as MAE's
-        visualisation does. Identity when ``norm_pix`` is False.
+        visualisation does (after normalising the prediction itself with
+        ``norm_pred``). Identity when ``norm_pix`` is False.
         """
+        if valid is not None and valid.dim() == 2:
+            valid = valid[..., None].expand_as(target)  # (B, N, D)
+        pred = self.normalize_pred(pred, valid)
         if not self.norm_pix:
             return pred
         mean, std = masked_patch_stats(target, valid, self.eps)
@@ -163,11 +236,10 @@ class MaskedReconstructionLoss(nn.Module):
         selected = _select_tokens(visible, self.on, pred.shape[:2],
                                   pred.device)
         counted = valid & selected[..., None]  # (B, N, D)
-        diff = pred - target
+        diff = self.normalize_pred(pred, valid) - target
         err = diff.abs() if self.loss_type == 'l1' else diff**2
         err = torch.where(counted, err, torch.zeros_like(err))
-        num = counted.sum().clamp(min=1).to(err.dtype)
-        return self.loss_weight * err.sum() / num
+        return self.loss_weight * reduce_counted(err, counted, self.reduction)
 
 
 @MODELS.register_module()
@@ -180,8 +252,11 @@ class MaskedSemsegLoss(nn.Module):
     neighbour to that size if it differs (e.g. MultiMAE's stride-4 semseg
     output: ``q = 4`` on a 16-pixel patch grid). Pixels equal to
     ``ignore_index`` and pixels of unselected tokens are not counted. Loss =
-    ``loss_weight * sum(CE over counted pixels) / number of counted pixels``;
-    0 (finite gradient) when nothing is counted.
+    ``loss_weight`` times the mean CE over the counted pixels, reduced as
+    :func:`reduce_counted` (``'global'``: over all counted pixels of the
+    batch; ``'per_sample'``: per sample, then over the samples, as official
+    MultiMAE), with counts over all DDP ranks; 0 (finite gradient) when
+    nothing is counted.
 
     Args:
         num_classes (int): Number of classes K.
@@ -189,16 +264,21 @@ class MaskedSemsegLoss(nn.Module):
         on (str): ``'masked'``, ``'visible'`` or ``'all'``. Defaults to
             ``'masked'``.
         loss_weight (float): Multiplies the loss. Defaults to 1.0.
+        reduction (str): ``'global'`` or ``'per_sample'``. Defaults to
+            ``'global'``.
     """
 
     def __init__(self,
                  num_classes: int,
                  ignore_index: int = 255,
                  on: str = 'masked',
-                 loss_weight: float = 1.0):
+                 loss_weight: float = 1.0,
+                 reduction: str = 'global'):
         super().__init__()
         if on not in _ON_CHOICES:
             raise ValueError(f'on must be one of {_ON_CHOICES}, got {on!r}')
+        _check_reduction(reduction)
+        self.reduction = reduction
         self.num_classes = num_classes
         self.ignore_index = ignore_index
         self.on = on
@@ -251,5 +331,4 @@ class MaskedSemsegLoss(nn.Module):
             q, dim=1).repeat_interleave(q, dim=2)  # (B, h*q, w*q)
         counted = sel_px & (target != self.ignore_index)
         ce = torch.where(counted, ce, torch.zeros_like(ce))
-        num = counted.sum().clamp(min=1).to(ce.dtype)
-        return self.loss_weight * ce.sum() / num
+        return self.loss_weight * reduce_counted(ce, counted, self.reduction)
