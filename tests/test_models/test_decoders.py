@@ -1,7 +1,10 @@
 """MAEStyleDecoder and CrossAttentionTaskDecoder: token placement, shapes,
 masking of the context."""
+import math
+
 import pytest
 import torch
+import torch.nn.functional as F
 
 from mmrgbd.models.necks import CrossAttentionTaskDecoder, MAEStyleDecoder
 from mmrgbd.models.necks.cross_attention_decoder import CrossAttention
@@ -85,7 +88,7 @@ def test_fused_places_visible_tokens_and_mask_tokens():
                 assert torch.allclose(x[b, n], exp + pos[n], atol=1e-5), (b, n)
 
 
-def test_fused_hidden_token_values_do_not_matter_and_overlap_raises():
+def test_fused_hidden_token_values_do_not_matter():
     dec = _tiny_mae('fused')
     vis = _complementary()
     feats = _feats(vis)
@@ -102,9 +105,35 @@ def test_fused_hidden_token_values_do_not_matter_and_overlap_raises():
     # a changed visible token changes the output
     noisy['tokens']['depth'][0, 1] += 1.0
     assert not torch.allclose(dec(noisy)['depth'], ref['depth'])
-    bad = dict(vis, depth=vis['depth'] | vis['rgb'])
-    with pytest.raises(ValueError, match='complementary'):
-        dec(_feats(bad))
+
+
+def test_fused_overlapping_tokens_are_averaged():
+    """Mask3D's ablations with p_c + p_d > 1 show RGB and depth at the same
+    position: the decoder input there is the mean of both tokens (it raised
+    before)."""
+    dec = _tiny_mae('fused')
+    vis = _complementary()
+    both = dict(rgb=vis['rgb'] | vis['depth'], depth=vis['depth'].clone())
+    both['depth'][0, 0] = True  # (0, 0): rgb and depth; (0, 1) too
+    feats = _feats(both)
+    seen = _capture_first_block(dec)
+    dec(feats)
+    pos = get_2d_sincos_pos_embed(16, GRID)
+    with torch.no_grad():
+        emb = {
+            m: dec.decoder_embed[m](feats['tokens'][m]) +
+            dec.modality_embed[m]
+            for m in ('rgb', 'depth')
+        }
+        for b, n in [(0, 0), (0, 1), (1, 0), (1, 5)]:
+            assert both['rgb'][b, n] and both['depth'][b, n]
+            exp = (emb['rgb'][b, n] + emb['depth'][b, n]) / 2 + pos[n]
+            assert torch.allclose(seen['x'][b, n], exp, atol=1e-5), (b, n)
+        # rgb only at (0, 3); nothing at (1, 1): the mask token
+        assert torch.allclose(seen['x'][0, 3], emb['rgb'][0, 3] + pos[3],
+                              atol=1e-5)
+        assert torch.allclose(seen['x'][1, 1], dec.mask_token[0, 0] + pos[1],
+                              atol=1e-5)
 
 
 def test_concat_layout_sequence_and_heads():
@@ -189,13 +218,15 @@ def test_cross_attention_queries_and_context():
     assert seen['mask'][:, 0].all()  # the global token is always attended
     assert torch.equal(seen['mask'][:, 1:],
                        torch.cat([vis['rgb'], vis['depth']], 1))
-    # queries: visible depth tokens + mask tokens, plus the sin-cos pos-embed
-    pos = get_2d_sincos_pos_embed(16, GRID)
+    # queries: visible depth tokens + mask tokens, plus the (row-first)
+    # sin-cos position and the task's modality embedding, as official
+    pos = get_2d_sincos_pos_embed(16, GRID, 'hw')
     with torch.no_grad():
         q = dec.build_queries(feats)
         exp = torch.where(vis['depth'][..., None],
                           dec.proj_context(feats['tokens']['depth']),
-                          dec.mask_token.expand(B, N, -1)) + pos
+                          dec.mask_token.expand(B, N, -1)) + pos + \
+            dec.modality_embed['depth']
         assert torch.allclose(q, exp, atol=1e-5)
         ctx, _ = dec.build_context(feats)
         exp_rgb = dec.proj_context(feats['tokens']['rgb']) + pos + \
@@ -239,11 +270,151 @@ def test_cross_attention_task_not_an_input():
     assert out.shape == (B, N, 48)
     assert dec.task_grid(feats) == GRID
     q = dec.build_queries(feats)
-    pos = get_2d_sincos_pos_embed(16, GRID)
-    assert torch.allclose(q, dec.mask_token.expand(B, N, -1) + pos,
-                          atol=1e-6)
+    pos = get_2d_sincos_pos_embed(16, GRID, 'hw')
+    # semseg is a context modality (absent from this input): its task
+    # embedding is added, as official
+    exp = dec.mask_token.expand(B, N, -1) + pos + dec.modality_embed['semseg']
+    assert torch.allclose(q, exp, atol=1e-6)
+    other = _tiny_cross(task='normal', out_channels=48)
+    assert torch.allclose(other.build_queries(feats),
+                          other.mask_token.expand(B, N, -1) + pos, atol=1e-6)
     out.sum().backward()
     assert dec.proj_context.weight.grad.abs().sum() > 0
     assert dec.mask_token.grad.abs().sum() > 0
     with pytest.raises(ValueError, match='none of the context'):
         _tiny_cross(context_modalities=('normal', ))(feats)
+
+
+# ------------------------------------------------- official MultiMAE decoder
+def _ln(x, w, b):
+    return F.layer_norm(x, (x.shape[-1], ), w, b, 1e-6)
+
+
+def _mha(q_in, kv_in, w_q, b_q, w_k, b_k, w_v, b_v, w_o, b_o, heads,
+         mask=None):
+    """Plain multi-head attention, written for these tests."""
+    Bq, Q, D = q_in.shape
+    d = D // heads
+    q = F.linear(q_in, w_q, b_q).view(Bq, Q, heads, d).transpose(1, 2)
+    k = F.linear(kv_in, w_k, b_k).view(Bq, -1, heads, d).transpose(1, 2)
+    v = F.linear(kv_in, w_v, b_v).view(Bq, -1, heads, d).transpose(1, 2)
+    att = q @ k.transpose(-2, -1) * d**-0.5  # (B, h, Q, L)
+    if mask is not None:
+        att = att.masked_fill(~mask[:, None, None, :], float('-inf'))
+    x = (att.softmax(-1) @ v).transpose(1, 2).reshape(Bq, Q, D)
+    return F.linear(x, w_o, b_o)
+
+
+def official_decoder_reference(dec, feats):
+    """The official SpatialOutputAdapter forward, from the paper / code
+    description, on this decoder's parameters: context = proj(tokens) + pos
+    + task embedding (visible only) and the projected global token; queries
+    = the task's context tokens with mask tokens at hidden positions (pos +
+    task embedding included); x = xattn(qnorm(q), cnorm(ctx)) (no residual);
+    x = x + mlp(out_norm(x)); timm blocks; out_proj (no norm)."""
+    sd = {k: v.detach() for k, v in dec.state_dict().items()}
+    D, h = dec.embed_dims, dec.cross_attn.num_heads
+    ctx, mask, queries = [], [], None
+    for m in dec.context_modalities:
+        if m not in feats['tokens']:
+            continue
+        tok = F.linear(feats['tokens'][m], sd['proj_context.weight'],
+                       sd['proj_context.bias'])
+        grid = feats['grid_sizes'][m]
+        emb = get_2d_sincos_pos_embed(D, grid, 'hw') + \
+            sd[f'modality_embed.{m}'][0]
+        vis = feats['visible'][m]
+        full = torch.where(vis[..., None], tok, sd['mask_token']) + emb
+        if m == dec.task:
+            queries = full
+        ctx.append(tok + emb)
+        mask.append(vis)
+    glob = feats['global_tokens']
+    ctx.append(F.linear(glob, sd['proj_context.weight'],
+                        sd['proj_context.bias']))
+    mask.append(torch.ones(glob.shape[:2], dtype=torch.bool))
+    ctx, mask = torch.cat(ctx, 1), torch.cat(mask, 1)
+    w_kv, b_kv = sd['cross_attn.kv.weight'], sd['cross_attn.kv.bias']
+    x = _mha(
+        _ln(queries, sd['query_norm.weight'], sd['query_norm.bias']),
+        _ln(ctx, sd['context_norm.weight'], sd['context_norm.bias']),
+        sd['cross_attn.q.weight'], sd['cross_attn.q.bias'], w_kv[:D],
+        b_kv[:D], w_kv[D:], b_kv[D:], sd['cross_attn.proj.weight'],
+        sd['cross_attn.proj.bias'], h, mask)
+    y = _ln(x, sd['mlp_norm.weight'], sd['mlp_norm.bias'])
+    y = F.linear(F.gelu(F.linear(y, sd['mlp.layers.0.0.weight'],
+                                 sd['mlp.layers.0.0.bias'])),
+                 sd['mlp.layers.1.weight'], sd['mlp.layers.1.bias'])
+    x = x + y
+    for i in range(len(dec.layers)):
+        p = {k[len(f'layers.{i}.'):]: v for k, v in sd.items()
+             if k.startswith(f'layers.{i}.')}
+        w, b = p['attn.qkv.weight'], p['attn.qkv.bias']
+        y = _ln(x, p['ln1.weight'], p['ln1.bias'])
+        x = x + _mha(y, y, w[:D], b[:D], w[D:2 * D], b[D:2 * D], w[2 * D:],
+                     b[2 * D:], p['attn.proj.weight'], p['attn.proj.bias'],
+                     h)
+        y = _ln(x, p['ln2.weight'], p['ln2.bias'])
+        y = F.linear(F.gelu(F.linear(y, p['ffn.layers.0.0.weight'],
+                                     p['ffn.layers.0.0.bias'])),
+                     p['ffn.layers.1.weight'], p['ffn.layers.1.bias'])
+        x = x + y
+    return F.linear(x, sd['head.weight'], sd['head.bias'])
+
+
+def _randomise(module, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.3)
+
+
+def test_cross_attention_decoder_equals_official_reference():
+    """No residual around the cross-attention, no norm before the output
+    projection, queries with position and task embeddings: the decoder
+    equals a hand-written forward of the official output adapter."""
+    dec = _tiny_cross()
+    _randomise(dec)  # norms and tokens away from their init values
+    feats = _feats(_budget_visible(), num_global=1)
+    out = dec(feats)
+    ref = official_decoder_reference(dec, feats)
+    assert out.shape == ref.shape == (B, N, 16)
+    assert torch.allclose(out, ref, atol=1e-4), (out - ref).abs().max()
+    assert not hasattr(dec, 'norm')  # no LayerNorm before the head
+
+
+def test_decoder_init_as_official():
+    """Official init: xavier for every linear layer with the fused qkv / kv
+    split per matrix, zero biases, zero mask token, task embeddings
+    trunc-normal(0.02)."""
+    dec = MODELS.build(
+        dict(type='CrossAttentionTaskDecoder', task='rgb', out_channels=48,
+             in_channels=64, embed_dims=256, num_heads=8, num_layers=1))
+    dec.init_weights()
+    D = 256
+    kv = dec.cross_attn.kv.weight  # (2D, D): split -> bound sqrt(6/(2D))
+    bound = math.sqrt(6. / (D + D))
+    assert kv.abs().max() <= bound and kv.abs().max() > 0.95 * bound
+    assert kv.std().item() == pytest.approx(bound / math.sqrt(3), rel=0.03)
+    qkv = dec.layers[0].attn.qkv.weight  # (3D, D)
+    assert qkv.abs().max() <= bound and qkv.abs().max() > 0.95 * bound
+    proj = dec.cross_attn.proj.weight  # plain xavier, D x D: same bound
+    assert proj.abs().max() <= bound
+    fc1 = dec.mlp.layers[0][0].weight  # (4D, D)
+    assert fc1.abs().max() <= math.sqrt(6. / (5 * D))
+    assert dec.cross_attn.kv.bias.abs().max() == 0
+    assert dec.layers[0].ffn.layers[1].bias.abs().max() == 0
+    assert dec.mask_token.abs().max() == 0
+    emb = torch.cat(list(dec.modality_embed.values()), -1)  # (1, 1, 768)
+    assert emb.std().item() == pytest.approx(0.02, rel=0.15)
+
+
+def test_mae_decoder_init_splits_qkv():
+    dec = MODELS.build(
+        dict(type='MAEStyleDecoder', in_channels=64, embed_dims=128,
+             num_layers=1, num_heads=4, heads=dict(depth=16)))
+    dec.init_weights()
+    qkv = dec.layers[0].attn.qkv.weight  # (384, 128)
+    bound = math.sqrt(6. / 256)
+    assert qkv.abs().max() <= bound and qkv.abs().max() > 0.95 * bound
+    assert qkv.std().item() == pytest.approx(bound / math.sqrt(3), rel=0.05)

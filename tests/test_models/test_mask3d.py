@@ -218,3 +218,45 @@ def test_train_step_with_preprocessor():
     assert torch.isfinite(log['loss'])
     after = model.backbone.encoders['rgb'].layers[0].attn.qkv.weight
     assert not torch.equal(before, after)
+
+
+#: Mask3D Tab. 8 / 13: every (RGB, depth) kept ratio of the paper
+PAPER_RATIOS = [(c, d) for c in (0.2, 0.5, 0.8, 1.0)
+                for d in (0.0, 0.2, 0.5, 0.8, 1.0)]
+
+
+@pytest.mark.parametrize('rgb_keep,depth_keep', PAPER_RATIOS)
+def test_paper_ratio_ablations_build_and_train_one_step(rgb_keep, depth_keep):
+    """Each ratio pair of the paper's tables builds and trains one step:
+    0 % depth (the encoder runs on no depth token) and RGB + depth above
+    100 % (overlapping positions are averaged by the fused decoder). With
+    100 % depth no depth patch is hidden, so the loss covers all depth
+    patches (loss_on='all')."""
+    loss_on = 'all' if depth_keep == 1.0 else 'masked'
+    model = build(
+        masker=dict(
+            type='ComplementaryMasker', rgb_keep=rgb_keep,
+            depth_keep=depth_keep),
+        loss_on=loss_on)
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1))
+    weights = [
+        model.backbone.encoders['rgb'].layers[0].attn.qkv.weight,
+        model.neck.layers[0].attn.qkv.weight,
+        model.backbone.encoders['depth'].layers[0].attn.qkv.weight
+    ]
+    before = [w.detach().clone() for w in weights]
+    losses = model.loss(make_inputs())
+    assert set(losses) == {'loss_depth'}
+    assert torch.isfinite(losses['loss_depth'])
+    assert losses['loss_depth'] > 0.1  # norm-pix targets: about 1 at init
+    optim.update_params(losses['loss_depth'])
+    changed = [not torch.equal(w, b) for w, b in zip(weights, before)]
+    # the depth encoder learns only when it sees depth
+    assert changed == [True, True, depth_keep > 0]
+
+
+def test_full_depth_with_masked_loss_raises():
+    with pytest.raises(ValueError, match="loss_on='all'"):
+        build(
+            masker=dict(
+                type='ComplementaryMasker', rgb_keep=0.2, depth_keep=1.0))

@@ -80,12 +80,39 @@ def test_complementary_rounding_and_errors():
     assert masker.counts(3) == (2, 1)  # 1.5 -> 2, min(2, 3 - 2) = 1
     vis = masker(4, dict(rgb=(1, 3), depth=(1, 3)), generator=gen())
     assert (vis['rgb'] ^ vis['depth']).all()  # a full partition
-    with pytest.raises(ValueError, match='must be <= 1'):
-        ComplementaryMasker(0.6, 0.5)
+    with pytest.raises(ValueError, match=r'in \[0, 1\]'):
+        ComplementaryMasker(0.6, 1.5)
     with pytest.raises(ValueError, match='equal token grids'):
         masker(1, dict(rgb=(2, 3), depth=(3, 2)))
     with pytest.raises(ValueError, match='masks exactly'):
         masker(1, dict(rgb=(2, 3)))
+
+
+#: Mask3D Tab. 8 / 13: every (RGB, depth) kept ratio of the paper
+MASK3D_RATIOS = [(c, d) for c in (0.2, 0.5, 0.8, 1.0)
+                 for d in (0.0, 0.2, 0.5, 0.8, 1.0)]
+
+
+@pytest.mark.parametrize('rgb_keep,depth_keep', MASK3D_RATIOS)
+def test_complementary_paper_ratios(rgb_keep, depth_keep):
+    """All ratio pairs of the paper run (p_c + p_d > 1 and p_d = 0 raised
+    or failed before): exact counts on the 15x20 grid; disjoint while
+    possible, otherwise depth covers every non-RGB position and overlaps a
+    uniform subset of exactly k_c + k_d - N RGB positions."""
+    masker = ComplementaryMasker(rgb_keep, depth_keep)
+    N, B = 300, 400
+    k_c, k_d = round(rgb_keep * N), round(depth_keep * N)
+    vis = masker(B, dict(rgb=(15, 20), depth=(15, 20)), generator=gen())
+    rgb, depth = vis['rgb'], vis['depth']
+    assert (rgb.sum(1) == k_c).all() and (depth.sum(1) == k_d).all()
+    overlap = max(0, k_c + k_d - N)
+    assert ((rgb & depth).sum(1) == overlap).all()
+    if overlap:
+        assert (rgb | depth).all()  # every non-RGB position shows depth
+        if overlap < k_c:  # the shared positions are uniform over RGB ones
+            freq = (rgb & depth).float().mean(0)  # (N,)
+            assert torch.allclose(freq, torch.full((N, ), overlap / N),
+                                  atol=0.1)
 
 
 def test_allocate_budget_hand_computed():

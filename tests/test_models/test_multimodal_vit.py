@@ -309,3 +309,62 @@ def test_pretrained_init_cfg_loads_rgb_encoder(tmp_path):
                 32, (4, 6), num_extra_tokens=1))
         else:
             assert torch.equal(enc[k], v), k
+
+
+def test_vit_init_as_mae_multimae():
+    """Trained from scratch, the attention weights get MultiMAE's init: qkv
+    split-xavier (std 0.036 for ViT-B width 768, PyTorch's default gives
+    0.0208), proj and FFN xavier, zero biases. A Pretrained encoder keeps
+    its loaded weights (tested in test_pretrained_init_cfg_loads_rgb_encoder).
+    """
+    torch.manual_seed(0)
+    arch = dict(embed_dims=768, num_layers=1, num_heads=12,
+                feedforward_channels=3072)
+    for shared in (True, False):
+        model = build(shared, dict(rgb=MODS['rgb']), arch=arch,
+                      num_global_tokens=1)
+        layer = model.encoder_of('rgb').layers[0]
+        qkv, proj = layer.attn.qkv.weight, layer.attn.proj.weight
+        bound = (6. / (768 + 768))**0.5  # 0.0625, both
+        for w in (qkv, proj):
+            assert w.abs().max() <= bound and w.abs().max() > 0.99 * bound
+            assert w.std().item() == pytest.approx(0.0361, abs=4e-4)
+        fc1 = layer.ffn.layers[0][0].weight  # (3072, 768) plain xavier
+        assert fc1.abs().max() <= (6. / (3072 + 768))**0.5
+        assert fc1.std().item() == pytest.approx(0.0228, abs=3e-4)
+        for b in (layer.attn.qkv.bias, layer.attn.proj.bias,
+                  layer.ffn.layers[0][0].bias, layer.ffn.layers[1].bias):
+            assert b.abs().max() == 0
+        assert torch.equal(layer.ln1.weight, torch.ones(768))
+        cls = model.encoder_of('rgb').cls_token
+        assert cls.std().item() == pytest.approx(0.02, rel=0.2)
+
+
+@pytest.mark.parametrize('shared', [False, True])
+def test_zero_visible_tokens_of_a_modality(shared):
+    """Mask3D's 0 % depth ablation: no visible depth token, no global token.
+    The encoder runs on an empty sequence (it raised before): depth outputs
+    are zeros, RGB is encoded as usual and every encoder parameter still
+    gets a (zero) gradient, so DDP needs no unused-parameter search."""
+    mods = dict(rgb=MODS['rgb'], depth=MODS['depth'])
+    model = build(shared, mods, num_global_tokens=0)
+    model.train()
+    x = inputs()
+    vis = ComplementaryMasker(rgb_keep=0.5, depth_keep=0.0)(
+        2, dict(rgb=(4, 6), depth=(4, 6)),
+        generator=torch.Generator().manual_seed(0))
+    assert not vis['depth'].any() and (vis['rgb'].sum(1) == 12).all()
+    out = model(x, vis)
+    assert torch.equal(out['tokens']['depth'], torch.zeros(2, 24, 32))
+    assert out['tokens']['rgb'][vis['rgb']].abs().sum() > 0
+    sum(t.sum() for t in out['tokens'].values()).backward()
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            assert p.grad is not None, name
+    if not shared:
+        enc = model.encoders['depth']
+        assert enc.layers[0].attn.qkv.weight.grad.abs().max() == 0
+    # nothing visible at all
+    none = dict(rgb=torch.zeros_like(vis['rgb']), depth=vis['depth'])
+    out = model(x, none)
+    assert all(t.abs().max() == 0 for t in out['tokens'].values())

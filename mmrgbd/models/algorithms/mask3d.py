@@ -76,6 +76,14 @@ class Mask3D(BaseRGBDSelfSupervisor):
         if missing:
             raise ValueError(f'the decoder has no head for {missing}; give '
                              f'neck.heads entries for {list(losses)}')
+        keep = dict(depth=getattr(self.masker, 'depth_keep', None),
+                    rgb=getattr(self.masker, 'rgb_keep', None))
+        full = [m for m in losses if keep[m] is not None and keep[m] >= 1.]
+        if loss_on == 'masked' and full:
+            raise ValueError(
+                f"loss_on='masked' counts only hidden patches, but the masker "
+                f'shows every {full[0]} patch ({full[0]}_keep=1.0): nothing '
+                f"would be learned; use loss_on='all' for this ablation")
         self.with_rgb_loss = with_rgb_loss
 
     def _decode(self, inputs: dict):

@@ -11,6 +11,7 @@ from mmengine.model import BaseModule, ModuleDict
 from mmpretrain.models.backbones import VisionTransformer
 
 from mmrgbd.registry import MODELS
+from ..utils.init import xavier_init_linears
 from ..utils.pos_embed import (PE_ORDERS, build_sincos_pos_embed,
                                interpolate_pos_embed)
 from .patch_embeds import _is_pretrained, build_patch_embed
@@ -218,17 +219,24 @@ class ViTEncoder(_StemMixin, VisionTransformer):
         return self.pos_embed is not None
 
     def init_weights(self) -> None:
-        """mmpretrain ViT init, then as mmpretrain's ``MAEViT``.
+        """Initialise as MAE / MultiMAE train a ViT from scratch.
 
-        The sin-cos ``pos_embed`` is always (re)written; without a
-        ``Pretrained`` init config the global token is drawn from N(0, 0.02)
-        (the patch projection is xavier-as-linear, see
-        :class:`ImagePatchEmbed`).
+        The sin-cos ``pos_embed`` is always (re)written. Without a
+        ``Pretrained`` init config (which loads after the default init):
+        every linear layer of the blocks is xavier-uniform with zero bias,
+        the fused ``qkv`` split into its three matrices as the official
+        MultiMAE does (:func:`~mmrgbd.models.utils.xavier_init_linears`:
+        std 0.036 for ViT-B instead of PyTorch's default 0.0208), norms are
+        (1, 0), the global token is drawn from N(0, 0.02) and the patch
+        projection is xavier-as-linear (see :class:`ImagePatchEmbed`).
         """
         super().init_weights()
         if self.has_stem:
             self.reset_pos_embed()
-        if self.cls_token is not None and not _is_pretrained(self.init_cfg):
+        if _is_pretrained(self.init_cfg):
+            return
+        xavier_init_linears(self.layers)
+        if self.cls_token is not None:
             nn.init.normal_(self.cls_token, std=.02)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -588,8 +596,8 @@ class MultiModalViT(BaseModule):
             ids = self._visible_ids(
                 vis_all, 'shared encoder',
                 'the shared encoder needs the same total per sample')
-            if ids.shape[1] == 0 and G == 0:
-                raise ValueError('no visible token to encode')
+            # no visible token (and no global token): the encoder runs on an
+            # empty sequence, its outputs are all zeros
             y = self.encoder.encode(self._gather(x, ids))  # (B, G + n, C)
             full = self._scatter(y[:, G:], ids, x.shape[1])  # (B, N_all, C)
             sizes = [tokens[m].shape[1] for m in mods]
@@ -603,8 +611,10 @@ class MultiModalViT(BaseModule):
                     vis[m], m, 'modality-specific encoders need the same '
                     'visible count in every sample (use shared_encoder=True '
                     'for varying per-modality counts)')
-                if ids.shape[1] == 0 and G == 0:
-                    raise ValueError(f'{m}: no visible token to encode')
+                # 0 visible tokens (e.g. Mask3D's 0 % depth ablation): the
+                # encoder runs on an empty sequence, so its parameters stay
+                # in the graph (zero gradients, DDP needs no unused-parameter
+                # search) and the scattered tokens are zeros
                 y = self.encoders[m].encode(
                     self._gather(tokens[m], ids))  # (B, G + n, C)
                 out_tokens[m] = self._scatter(y[:, G:], ids,

@@ -9,16 +9,26 @@ from .base import BaseMasker, round_half_up
 
 @MODELS.register_module()
 class ComplementaryMasker(BaseMasker):
-    """Visible RGB and visible depth patches never share a position.
+    """Visible RGB and visible depth patches do not share a position
+    (Mask3D), as far as the two fractions allow.
 
     With N positions (both modalities must have the same grid), each sample
-    shows ``k_c = round(rgb_keep * N)`` RGB patches chosen uniformly, and
-    ``k_d = min(round(depth_keep * N), N - k_c)`` depth patches chosen
-    uniformly among the ``N - k_c`` positions where RGB is **not** shown
-    (halves rounded up; the ``min`` only matters when the two fractions sum
-    to exactly 1 and both round up). Implementation: one random permutation
-    rank ``r`` per position; RGB is visible where ``r < k_c`` and depth where
-    ``k_c <= r < k_c + k_d``.
+    shows ``k_c = round(rgb_keep * N)`` RGB patches chosen uniformly and
+    ``k_d = round(depth_keep * N)`` depth patches (halves rounded up), chosen
+    uniformly among the ``N - k_c`` positions where RGB is **not** shown.
+
+    * ``p_c + p_d <= 1``: the sets are disjoint (``k_d`` is capped at
+      ``N - k_c``, which only matters when the fractions sum to exactly 1
+      and both round up).
+    * ``p_c + p_d > 1`` (the paper's ablations, e.g. 50 % / 80 % or 100 % /
+      100 %): depth takes every non-RGB position and the remaining
+      ``k_c + k_d - N`` depth patches at RGB positions chosen uniformly; only
+      those overlap (the fused decoder averages overlapping tokens).
+
+    ``p_d = 0`` shows no depth (the paper's pure depth prediction baseline
+    100 % / 0 %); the depth encoder then runs on an empty sequence.
+    Implementation: one random permutation rank ``r`` per position; RGB is
+    visible where ``r < k_c`` and depth where ``(r - k_c) mod N < k_d``.
 
     Args:
         rgb_keep (float): Fraction p_c of the positions showing RGB.
@@ -29,7 +39,7 @@ class ComplementaryMasker(BaseMasker):
             Defaults to ``('rgb', 'depth')``.
 
     Raises:
-        ValueError: If a fraction is outside [0, 1] or p_c + p_d > 1.
+        ValueError: If a fraction is outside [0, 1].
     """
 
     def __init__(self,
@@ -41,10 +51,6 @@ class ComplementaryMasker(BaseMasker):
         if not (0. <= rgb_keep <= 1. and 0. <= depth_keep <= 1.):
             raise ValueError(f'rgb_keep and depth_keep must be in [0, 1], got '
                              f'{rgb_keep} and {depth_keep}')
-        if rgb_keep + depth_keep > 1. + 1e-9:
-            raise ValueError(
-                f'rgb_keep + depth_keep must be <= 1 for complementary masks, '
-                f'got {rgb_keep} + {depth_keep} = {rgb_keep + depth_keep}')
         if len(modalities) != 2 or modalities[0] == modalities[1]:
             raise ValueError(f'modalities must name two different modalities, '
                              f'got {modalities}')
@@ -55,14 +61,16 @@ class ComplementaryMasker(BaseMasker):
     def counts(self, num_tokens: int) -> Tuple[int, int]:
         """``(k_c, k_d)`` visible RGB and depth counts for N positions."""
         k_c = round_half_up(self.rgb_keep * num_tokens)
-        k_d = min(round_half_up(self.depth_keep * num_tokens),
-                  num_tokens - k_c)
+        k_d = round_half_up(self.depth_keep * num_tokens)
+        if self.rgb_keep + self.depth_keep <= 1. + 1e-9:
+            k_d = min(k_d, num_tokens - k_c)
         return k_c, k_d
 
     def sample(self, batch_size: int, grid_sizes: Dict[str, Tuple[int, ...]],
                generator: Optional[torch.Generator]
                ) -> Dict[str, torch.Tensor]:
-        """``{rgb: (B, N) bool, depth: (B, N) bool}``, disjoint per row."""
+        """``{rgb: (B, N) bool, depth: (B, N) bool}``; disjoint per row
+        unless ``k_c + k_d > N``."""
         rgb, depth = self.modalities
         missing = [m for m in self.modalities if m not in grid_sizes]
         extra = [m for m in grid_sizes if m not in self.modalities]
@@ -79,5 +87,5 @@ class ComplementaryMasker(BaseMasker):
         ranks = self.random_ranks(batch_size, n, generator)  # (B, N)
         return {
             rgb: ranks < k_c,  # (B, N)
-            depth: (ranks >= k_c) & (ranks < k_c + k_d),  # (B, N)
+            depth: (ranks - k_c) % n < k_d,  # (B, N)
         }

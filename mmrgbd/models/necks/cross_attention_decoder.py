@@ -13,7 +13,9 @@ from mmpretrain.models.backbones.vision_transformer import \
     TransformerEncoderLayer
 
 from mmrgbd.registry import MODELS
-from .mae_decoder import sincos_grid_embed, xavier_init_linears
+from ..utils import xavier_init_linears
+from ..utils.pos_embed import PE_ORDERS
+from .mae_decoder import sincos_grid_embed
 
 
 class CrossAttention(nn.Module):
@@ -69,25 +71,33 @@ class CrossAttention(nn.Module):
 
 @MODELS.register_module()
 class CrossAttentionTaskDecoder(BaseModule):
-    """Decoder of one MultiMAE task (output adapter).
+    """Decoder of one MultiMAE task (official ``SpatialOutputAdapter``).
 
-    1. All encoded tokens are projected to ``embed_dims`` by one linear layer;
-       each input modality's tokens get that modality's fixed 2D sin-cos
-       position embedding and a learned per-modality embedding. Together with
-       the projected global tokens they form the **context**. Only tokens the
-       encoder saw (visible ones, plus global tokens) are attended to: hidden
-       positions are excluded by an attention mask, so per-sample varying
-       counts (Dirichlet budgets) need no padding logic.
-    2. The **queries** are this task's visible tokens (projected) and a
-       learned mask token at each hidden position, plus the task's sin-cos
-       position embedding: one query per patch of the task, ``N_task``.
-       If the task is not an input modality all queries are mask tokens on
-       the grid of the first input modality.
-    3. One cross-attention layer (queries attend to the context,
-       ``scaled_dot_product_attention``) with a residual, an MLP with a
-       residual, ``num_layers`` mmpretrain transformer blocks, a norm, and a
-       linear layer to ``out_channels`` per token (``p*p*C`` pixels, or
-       ``q*q*num_classes`` logits for semseg).
+    1. All encoded tokens are projected to ``embed_dims`` by one linear layer
+       (``proj_context``). Each input modality's tokens get the fixed 2D
+       sin-cos position embedding of its grid and the learned embedding of
+       the modality (``modality_embed``). Together with the projected global
+       tokens (no embedding) they form the **context**. Only tokens the
+       encoder saw (visible ones, plus global tokens) are attended to:
+       hidden positions are excluded by an attention mask, which equals
+       gathering the visible tokens per sample and needs no padding logic
+       for per-sample varying counts (Dirichlet budgets).
+    2. The **queries** are one per patch of the task: its projected visible
+       tokens and the learned ``mask_token`` at its hidden positions, plus
+       the task's sin-cos position embedding and the task's modality
+       embedding (as the official decoder builds them). If the task is not
+       an input modality all queries are mask tokens on the grid of the
+       first input modality, plus position (and the task's modality
+       embedding if it is a context modality).
+    3. ``x = cross_attn(query_norm(q), context_norm(context))`` **without a
+       residual** (the query content reaches the output only through the
+       attention, as official), ``x = x + mlp(mlp_norm(x))``,
+       ``num_layers`` mmpretrain transformer blocks, and a linear layer
+       (``head``) straight to ``out_channels`` per token (``p*p*C`` pixels,
+       or ``q*q*num_classes`` logits for semseg), **no norm before it**.
+
+    The parameters correspond one to one to the official adapter's
+    (``tools/model_converters/multimae2mmrgbd.py`` maps them).
 
     Args:
         task (str): The modality this decoder reconstructs.
@@ -104,6 +114,8 @@ class CrossAttentionTaskDecoder(BaseModule):
             'semseg').
         use_global_tokens (bool): Put the backbone's global tokens into the
             context. Defaults to True.
+        pos_embed_order (str): Channel order of the sin-cos embeddings,
+            ``'hw'`` (row first) as MultiMAE's. Defaults to ``'hw'``.
         norm_cfg (dict): Norm config. Defaults to LN with eps 1e-6.
         init_cfg (dict | list[dict], optional): Init config.
     """
@@ -119,13 +131,18 @@ class CrossAttentionTaskDecoder(BaseModule):
                  context_modalities: Sequence[str] = ('rgb', 'depth',
                                                       'semseg'),
                  use_global_tokens: bool = True,
+                 pos_embed_order: str = 'hw',
                  norm_cfg: dict = dict(type='LN', eps=1e-6),
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(init_cfg=init_cfg)
+        if pos_embed_order not in PE_ORDERS:
+            raise ValueError(f'pos_embed_order must be one of {PE_ORDERS}, '
+                             f'got {pos_embed_order!r}')
         self.task = task
         self.embed_dims = embed_dims
         self.context_modalities = list(context_modalities)
         self.use_global_tokens = use_global_tokens
+        self.pos_embed_order = pos_embed_order
         self.proj_context = nn.Linear(in_channels, embed_dims)
         self.modality_embed = nn.ParameterDict({
             m: nn.Parameter(torch.zeros(1, 1, embed_dims))
@@ -148,20 +165,24 @@ class CrossAttentionTaskDecoder(BaseModule):
                 qkv_bias=True,
                 norm_cfg=norm_cfg) for _ in range(num_layers)
         ])
-        self.norm = build_norm_layer(norm_cfg, embed_dims)[1]
         self.head = nn.Linear(embed_dims, out_channels)
 
     def init_weights(self) -> None:
-        """MAE-style init: truncated-normal (std 0.02) tokens and
-        embeddings, xavier-uniform weights and zero biases for every linear
-        layer; norms stay at (1, 0)."""
+        """Official MultiMAE init: truncated-normal (std 0.02) modality
+        embeddings, a zero mask token, xavier-uniform weights (``qkv`` and
+        ``kv`` split per matrix) and zero biases for every linear layer;
+        norms stay at (1, 0)."""
         super().init_weights()
         if self.init_cfg is not None:
             return
-        trunc_normal_(self.mask_token, std=.02)
+        nn.init.zeros_(self.mask_token)
         for p in self.modality_embed.values():
             trunc_normal_(p, std=.02)
         xavier_init_linears(self)
+
+    def _pos(self, grid, ref: torch.Tensor) -> torch.Tensor:
+        return sincos_grid_embed(grid, self.embed_dims, ref,
+                                 self.pos_embed_order)  # (1, N, D)
 
     def build_context(self, feats: dict):
         """Context tokens (B, L, D) and their attendable mask (B, L)."""
@@ -170,8 +191,7 @@ class CrossAttentionTaskDecoder(BaseModule):
             if m not in feats['tokens']:
                 continue
             tok = self.proj_context(feats['tokens'][m])  # (B, N_m, D)
-            tok = tok + sincos_grid_embed(feats['grid_sizes'][m],
-                                          self.embed_dims, tok)
+            tok = tok + self._pos(feats['grid_sizes'][m], tok)
             ctx.append(tok + self.modality_embed[m])
             mask.append(feats['visible'][m].bool())
         if not ctx:
@@ -201,7 +221,10 @@ class CrossAttentionTaskDecoder(BaseModule):
             grid = feats['grid_sizes'][first]
             q = self.mask_token.to(ref.dtype).expand(ref.shape[0],
                                                      ref.shape[1], -1)
-        return q + sincos_grid_embed(grid, self.embed_dims, q)  # (B,N_t,D)
+        q = q + self._pos(grid, q)  # (B, N_t, D)
+        if t in self.modality_embed:
+            q = q + self.modality_embed[t]
+        return q  # (B, N_t, D)
 
     def task_grid(self, feats: dict):
         """The (h, w) grid the output tokens of this task live on."""
@@ -220,10 +243,11 @@ class CrossAttentionTaskDecoder(BaseModule):
             Tensor: (B, N_task, out_channels).
         """
         context, ctx_mask = self.build_context(feats)  # (B, L, D)
-        x = self.build_queries(feats)  # (B, N_t, D)
-        x = x + self.cross_attn(
-            self.query_norm(x), self.context_norm(context), ctx_mask)
+        queries = self.build_queries(feats)  # (B, N_t, D)
+        x = self.cross_attn(
+            self.query_norm(queries), self.context_norm(context),
+            ctx_mask)  # (B, N_t, D), no residual (as official)
         x = self.mlp(self.mlp_norm(x), identity=x)  # (B, N_t, D)
         for layer in self.layers:
             x = layer(x)
-        return self.head(self.norm(x))  # (B, N_t, out_channels)
+        return self.head(x)  # (B, N_t, out_channels)

@@ -10,28 +10,22 @@ from mmpretrain.models.backbones.vision_transformer import \
     TransformerEncoderLayer
 
 from mmrgbd.registry import MODELS
-from ..utils import build_sincos_pos_embed
+from ..utils import build_sincos_pos_embed, xavier_init_linears
 
 
-def xavier_init_linears(module: nn.Module) -> None:
-    """Xavier-uniform weights and zero biases for every ``nn.Linear``."""
-    for m in module.modules():
-        if isinstance(m, nn.Linear):
-            nn.init.xavier_uniform_(m.weight)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-
-
-def sincos_grid_embed(grid_size: Sequence[int], dims: int,
-                      ref: torch.Tensor) -> torch.Tensor:
+def sincos_grid_embed(grid_size: Sequence[int],
+                      dims: int,
+                      ref: torch.Tensor,
+                      order: str = 'wh') -> torch.Tensor:
     """Fixed sin-cos embedding of an (h, w) grid (or a (t, h, w) clip grid)
     as a (1, N, dims) tensor.
 
     Thin wrapper of :func:`mmrgbd.models.utils.build_sincos_pos_embed` (2D
     for (h, w), space-time 3D for (t, h, w)) that puts the result on
-    ``ref``'s device and dtype.
+    ``ref``'s device and dtype. ``order`` is the channel order (``'wh'``
+    MAE, ``'hw'`` MultiMAE).
     """
-    pos = build_sincos_pos_embed(dims, tuple(grid_size))
+    pos = build_sincos_pos_embed(dims, tuple(grid_size), order)
     pos = torch.as_tensor(pos).to(device=ref.device, dtype=ref.dtype)
     return pos.reshape(1, -1, dims)  # (1, h*w, dims)
 
@@ -53,11 +47,12 @@ class MAEStyleDecoder(BaseModule):
     Token layouts:
 
     * ``'fused'`` (Mask3D): one grid of N positions shared by all input
-      modalities. At a position the visible token of the (single) modality
-      that shows it is used, plus that modality's embedding; positions visible
-      in no modality get the mask token. Two modalities visible at the same
-      position raise an error (the layout expects complementary masks). Every
-      head predicts over this single grid.
+      modalities. At a position the visible token of the modality that shows
+      it is used, plus that modality's embedding; positions visible in no
+      modality get the mask token. Where several modalities are visible at
+      the same position (Mask3D's ablations with p_c + p_d > 1, e.g. 100 %
+      RGB + 100 % depth), the token is the **mean** of their (projected +
+      modality-embedded) tokens. Every head predicts over this single grid.
     * ``'concat'`` (M3 3D / Progressive): one grid per input modality (each
       with mask tokens at its hidden positions, its position embedding and its
       modality embedding), concatenated along the sequence; a head ``m``
@@ -133,7 +128,9 @@ class MAEStyleDecoder(BaseModule):
     def init_weights(self) -> None:
         """MAE-style init: truncated-normal (std 0.02) mask and modality
         tokens, xavier-uniform weights and zero biases for every linear layer
-        (blocks included); norms stay at (1, 0)."""
+        (blocks included; fused ``qkv`` split per matrix as MultiMAE, see
+        :func:`~mmrgbd.models.utils.xavier_init_linears`); norms stay at
+        (1, 0)."""
         super().init_weights()
         if self.init_cfg is not None:
             return
@@ -167,20 +164,18 @@ class MAEStyleDecoder(BaseModule):
                 raise ValueError(f"layout='fused' needs one grid for all "
                                  f'modalities, got {grids}')
             ref = feats['tokens'][mods[0]]
-            x = self.mask_token.to(ref.dtype).expand(
-                ref.shape[0], ref.shape[1], -1)  # (B, N, D)
-            taken = torch.zeros(ref.shape[:2], dtype=torch.bool,
-                                device=ref.device)  # (B, N)
+            total = 0.  # sum of the visible modality tokens per position
+            count = torch.zeros(ref.shape[:2], device=ref.device)  # (B, N)
             for m in mods:
                 vis = feats['visible'][m].bool()  # (B, N)
-                if (taken & vis).any():
-                    raise ValueError(
-                        "layout='fused' expects complementary masks, but "
-                        f"'{m}' is visible at a position already visible in "
-                        'another modality')
-                x = torch.where(vis[..., None], self._embed_modality(feats, m),
-                                x)  # (B, N, D)
-                taken = taken | vis
+                tok = self._embed_modality(feats, m)  # (B, N, D)
+                total = total + torch.where(vis[..., None], tok,
+                                            torch.zeros_like(tok))
+                count = count + vis.to(count.dtype)
+            mean = total / count.clamp(min=1)[..., None].to(
+                tok.dtype)  # (B, N, D)
+            x = torch.where((count > 0)[..., None], mean,
+                            self.mask_token.to(tok.dtype))  # (B, N, D)
             x = x + sincos_grid_embed(grid, self.embed_dims, x)  # (B, N, D)
             return x, {m: slice(0, x.shape[1]) for m in self.heads}
         seq, slices, start = [], {}, 0
