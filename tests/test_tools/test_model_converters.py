@@ -211,8 +211,9 @@ def multimae_checkpoint():
             C, ch, P, P, generator=g)
         sd[f'input_adapters.{task}.proj.bias'] = torch.randn(C, generator=g)
     sd['input_adapters.semseg.pos_emb'] = pos()
+    # pre-training: exactly num_classes rows (no row for "no label")
     sd['input_adapters.semseg.class_emb.weight'] = torch.randn(
-        7, 64, generator=g)
+        6, 64, generator=g)
     sd['input_adapters.semseg.proj.weight'] = torch.randn(
         C, 64, P // 4, P // 4, generator=g)
     sd['input_adapters.semseg.proj.bias'] = torch.randn(C, generator=g)
@@ -242,8 +243,12 @@ def test_multimae_converts_and_loads_strictly(multimae2mmrgbd, tmp_path,
     assert torch.equal(model.encoder.layers[0].ffn.layers[0][0].weight,
                        sd['encoder.0.mlp.fc1.weight'])
     sem = model.stems['semseg'].patch_embed
-    assert torch.equal(sem.class_embed.weight,
+    # the 6 official rows, then the ignore row the converter added: zero
+    assert sem.class_embed.weight.shape == (7, 64)
+    assert torch.equal(sem.class_embed.weight[:6],
                        sd['input_adapters.semseg.class_emb.weight'])
+    assert torch.equal(sem.class_embed.weight[6], torch.zeros(64))
+    assert 'num_classes=6' in printed and 'zero-initialised' in printed
     assert torch.equal(sem.projection.weight,
                        sd['input_adapters.semseg.proj.weight'])
     assert torch.equal(model.stems['depth'].patch_embed.projection.bias,
@@ -265,14 +270,34 @@ def test_multimae_converts_and_loads_strictly(multimae2mmrgbd, tmp_path,
      'missing expected keys'),
     (lambda sd: sd.__setitem__('global_tokens', torch.zeros(1, 2, C)),
      '2 global tokens'),
+    (lambda sd: sd.__setitem__('output_adapters.rgb.mask_token',
+                               torch.zeros(1, 1, 4)),
+     'missing expected keys'),  # with --with-decoders: an incomplete one
 ])
 def test_multimae_fails_on_unexpected_or_missing(multimae2mmrgbd, tmp_path,
                                                  capsys, change, message):
     sd = multimae_checkpoint()
     change(sd)
     torch.save({'model': sd}, tmp_path / 'src.pth')
+    extra = ['--with-decoders'] if 'output_adapters.rgb.mask_token' in sd \
+        else []
     with pytest.raises(SystemExit) as exc:
         multimae2mmrgbd.main(
-            [str(tmp_path / 'src.pth'), str(tmp_path / 'o.pth')])
+            [str(tmp_path / 'src.pth'), str(tmp_path / 'o.pth')] + extra)
     assert exc.value.code == 1
     assert message in capsys.readouterr().err
+
+
+def test_multimae_padded_class_embedding(multimae2mmrgbd, tmp_path):
+    """A checkpoint that already has a padding row (official fine-tuning)
+    keeps it as the ignore row with --num-classes; a row count that fits
+    neither raises."""
+    sd = multimae_checkpoint()
+    sd['input_adapters.semseg.class_emb.weight'] = torch.randn(7, 64)
+    out = convert(multimae2mmrgbd, tmp_path, sd, '--num-classes', '6')
+    emb = out['state_dict']['stems.semseg.patch_embed.class_embed.weight']
+    assert torch.equal(emb, sd['input_adapters.semseg.class_emb.weight'])
+    torch.save({'model': sd}, tmp_path / 'src.pth')
+    with pytest.raises(SystemExit):
+        multimae2mmrgbd.main([str(tmp_path / 'src.pth'),
+                              str(tmp_path / 'o.pth'), '--num-classes', '4'])

@@ -1,7 +1,11 @@
 # MultiMAE (Bachmann et al., ECCV 2022): one shared ViT-B/16 over RGB, depth
 # and semantic tokens plus 1 global token, Dirichlet(alpha=1) split of 98
 # visible tokens at 224 px, one cross-attention decoder (256-d, 2 blocks,
-# 8 heads) per output; losses on masked tokens only.
+# 8 heads) per output; losses on masked tokens only, averaged as the official
+# code: per sample over its masked pixels, then over the batch
+# (reduction='per_sample'). Official checkpoints load strictly
+# (tools/model_converters/multimae2mmrgbd.py; num_classes=133 rows plus a
+# zero row for ignore_index).
 num_classes = 133  # pseudo-label classes (COCO panoptic)
 _decoder = dict(
     type='CrossAttentionTaskDecoder',
@@ -41,13 +45,17 @@ model = dict(
         semseg=dict(
             _decoder, task='semseg', out_channels=4 * 4 * num_classes)),
     losses=dict(
-        rgb=dict(type='MaskedReconstructionLoss', loss_type='mse'),
+        rgb=dict(
+            type='MaskedReconstructionLoss', loss_type='mse',
+            reduction='per_sample'),
         rgb_normpix=dict(
             type='MaskedReconstructionLoss', loss_type='mse',
-            norm_pix=True),
+            norm_pix=True, reduction='per_sample'),
         # on the depth the pipeline robust-standardised (NormalizeDepth)
-        depth=dict(type='MaskedReconstructionLoss', loss_type='l1'),
+        depth=dict(
+            type='MaskedReconstructionLoss', loss_type='l1',
+            reduction='per_sample'),
         semseg=dict(
             type='MaskedSemsegLoss', num_classes=num_classes,
-            ignore_index=255)),
+            ignore_index=255, reduction='per_sample')),
 )
