@@ -4,7 +4,7 @@ See ``tools/dataset_converters/scannet_sens_to_frames.py`` for the exporter.
 """
 import os
 import os.path as osp
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -82,12 +82,27 @@ class ScanNetFrames(BaseRGBDDataset):
             pose/0.txt ...            4x4 camera-to-world (may be -inf/nan)
             intrinsic/intrinsic_color.txt, intrinsic_depth.txt   4x4
 
-    Every ``frame_skip``-th exported frame is used, starting at
-    ``frame_offset`` in each scene; with ``seed`` set, each scene instead
-    starts at a random offset in ``[0, frame_skip)`` drawn from
-    ``np.random.default_rng(seed)`` (reproducible). Frames whose pose holds
-    inf / nan are dropped; their number is kept in ``self.num_invalid_poses``
-    and logged.
+    The frames used are those whose **recording index** ``i`` (the file
+    name) satisfies ``i >= frame_offset`` and ``i % frame_skip ==
+    frame_offset % frame_skip``: every ``frame_skip``-th frame of the
+    recording, whether the exporter wrote every frame or already only every
+    k-th (``scannet_sens_to_frames.py --frame-skip 25`` writes frames 0, 25,
+    50, ...; ``frame_skip=25`` then uses all of them, not every 625th). With
+    ``seed`` set, each scene instead starts at a random residue drawn from
+    ``np.random.default_rng(seed)`` among the residues its exported frames
+    have (reproducible; ``[0, frame_skip)`` for a full export). ScanNet
+    marks frames whose tracking failed with an inf / nan pose; their number
+    is kept in ``self.num_invalid_poses`` and logged. With
+    ``skip_invalid_poses=True`` (default: methods that use the pose) such
+    frames are dropped; with ``False`` (Mask3D, which uses colour and depth
+    only: "without any other filtering") they are kept with
+    ``cam2world=None`` and ``pose_valid=False``.
+
+    The scenes are those of ``scene_list``: one list file, or several whose
+    scenes are concatenated in order (Mask3D pre-trains on all 1513 scans
+    of ScanNet v2 train + val: ``['scannetv2_train.txt',
+    'scannetv2_val.txt']``, 1201 + 312 scenes); a scene listed twice
+    raises.
 
     **Alignment.** ScanNet colour (1296x968) and depth (640x480) differ in
     size. Each entry carries ``intrinsics`` = the depth camera K (and
@@ -99,13 +114,16 @@ class ScanNetFrames(BaseRGBDDataset):
 
     Args:
         data_root (str): Folder holding the ``scene*`` folders.
-        scene_list (str, optional): A text file of scene names (the official
-            ``scannetv2_train.txt`` / ``scannetv2_val.txt``), relative to
-            ``data_root`` or absolute. Default: every ``scene*`` folder.
-        frame_skip (int): Use every k-th frame (25 for pre-training, 100 for
-            fine-tuning).
+        scene_list (str | Sequence[str], optional): Text file(s) of scene
+            names (the official ``scannetv2_train.txt`` /
+            ``scannetv2_val.txt``), relative to ``data_root`` or absolute.
+            Default: every ``scene*`` folder.
+        frame_skip (int): Use every k-th frame of the recording (25 for
+            pre-training, 100 for fine-tuning).
         frame_offset (int): First frame index in each scene.
         seed (int, optional): Draw a per-scene start offset with this seed.
+        skip_invalid_poses (bool): Drop frames whose pose is inf / nan.
+            Defaults to True.
         depth_unit (str): Encoding of the depth PNGs.
         depth_source (str): Carried in the samples.
         **kwargs: Passed to :class:`BaseRGBDDataset`.
@@ -113,10 +131,11 @@ class ScanNetFrames(BaseRGBDDataset):
 
     def __init__(self,
                  data_root: str = '',
-                 scene_list: Optional[str] = None,
+                 scene_list: Optional[Union[str, Sequence[str]]] = None,
                  frame_skip: int = 25,
                  frame_offset: int = 0,
                  seed: Optional[int] = None,
+                 skip_invalid_poses: bool = True,
                  depth_unit: str = 'mm',
                  depth_source: str = 'sensor',
                  **kwargs):
@@ -126,6 +145,7 @@ class ScanNetFrames(BaseRGBDDataset):
         self.frame_skip = frame_skip
         self.frame_offset = frame_offset
         self.seed = seed
+        self.skip_invalid_poses = skip_invalid_poses
         self.num_invalid_poses = 0
         super().__init__(
             data_root=data_root,
@@ -135,7 +155,18 @@ class ScanNetFrames(BaseRGBDDataset):
 
     def _scenes(self) -> List[str]:
         if self.scene_list:
-            return self.read_name_list(self.scene_list, 'scene')
+            lists = [self.scene_list] if isinstance(self.scene_list, str) \
+                else list(self.scene_list)
+            scenes, origin = [], {}
+            for path in lists:
+                for scene in self.read_name_list(path, 'scene'):
+                    if scene in origin:
+                        raise BadSampleError(
+                            path, f'scene {scene} is also listed in '
+                            f'{origin[scene]}')
+                    origin[scene] = path
+                    scenes.append(scene)
+            return scenes
         return sorted(d for d in os.listdir(self.data_root)
                       if d.startswith('scene')
                       and osp.isdir(osp.join(self.data_root, d)))
@@ -160,16 +191,22 @@ class ScanNetFrames(BaseRGBDDataset):
                 for n in os.listdir(color_dir)
             } & {'.jpg', '.png'}
             ext = '.jpg' if '.jpg' in ext else '.png'
+            skip = self.frame_skip
             if self.seed is not None:
-                start = int(rng.integers(self.frame_skip))
+                residues = sorted({i % skip for i in ids}) or [0]
+                start = residues[int(rng.integers(len(residues)))]
             else:
                 start = self.frame_offset
-            for i in ids[start::self.frame_skip]:
+            for i in ids:
+                if i < start or (i - start) % skip:
+                    continue
                 pose_path = osp.join(scene_dir, 'pose', f'{i}.txt')
                 pose = read_matrix_txt(pose_path, (4, 4))
-                if not np.isfinite(pose).all():
+                pose_valid = bool(np.isfinite(pose).all())
+                if not pose_valid:
                     self.num_invalid_poses += 1
-                    continue
+                    if self.skip_invalid_poses:
+                        continue
                 data_list.append(
                     dict(
                         frame_id=f'{scene}/{i}',
@@ -178,20 +215,24 @@ class ScanNetFrames(BaseRGBDDataset):
                         rgb_path=osp.join(color_dir, f'{i}{ext}'),
                         depth_path=osp.join(scene_dir, 'depth', f'{i}.png'),
                         pose_path=pose_path,
-                        cam2world=pose,
+                        cam2world=pose if pose_valid else None,
+                        pose_valid=pose_valid,
                         intrinsics=k_depth.copy(),
                         intrinsics_color=k_color.copy(),
                         depth_unit=self.depth_unit,
                         depth_source=self.depth_source))
         if self.num_invalid_poses:
+            what = 'dropped' if self.skip_invalid_poses else \
+                'kept (cam2world=None)'
             print_log(
-                f'ScanNetFrames: dropped {self.num_invalid_poses} frames with '
+                f'ScanNetFrames: {what} {self.num_invalid_poses} frames with '
                 'inf/nan poses', logger='current')
         if not data_list:
             raise BadSampleError(
                 self.data_root,
                 f'no frames found (frame_skip={self.frame_skip}, '
-                f'{self.num_invalid_poses} dropped for invalid poses)')
+                f'{self.num_invalid_poses} with invalid poses, '
+                f'skip_invalid_poses={self.skip_invalid_poses})')
         return data_list
 
 

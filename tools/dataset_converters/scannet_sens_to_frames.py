@@ -30,11 +30,20 @@ Output (the layout :class:`mmrgbd.datasets.ScanNetFrames` reads)::
 
 ``<i>`` is the frame index in the recording; with ``--frame-skip k`` only
 frames ``0, k, 2k, ...`` are written (as the official reader does).
+:class:`~mmrgbd.datasets.ScanNetFrames` selects frames by this index
+(``i % frame_skip == 0``), so its ``frame_skip=25`` (Mask3D: "every 25th
+frame") gives the same frames from a full export and from an export with
+``--frame-skip 25`` (or any divisor of 25); the latter needs 25x less disk.
 
-Example::
+Example (Mask3D pre-training: every 25th frame of the 1513 ScanNet v2
+train + val scans, read by ``configs/pretrain/mask3d_vit-b_scannet.py`` with
+``frame_skip=25``)::
 
+    cat data/scannet/scannetv2_train.txt data/scannet/scannetv2_val.txt \\
+        > data/scannet/scannetv2_trainval.txt
     python tools/dataset_converters/scannet_sens_to_frames.py \\
-        data/scannet/scans data/scannet/frames --frame-skip 25
+        data/scannet/scans data/scannet/frames --frame-skip 25 \\
+        --scene-list data/scannet/scannetv2_trainval.txt
 """
 import argparse
 import os
@@ -215,7 +224,10 @@ def parse_args(argv=None):
         'src', help='a .sens file, or the ScanNet scans/ folder '
         '(scans/<scene>/<scene>.sens)')
     parser.add_argument('out_dir', help='output root (one folder per scene)')
-    parser.add_argument('--frame-skip', type=int, default=1)
+    parser.add_argument(
+        '--frame-skip', type=int, default=1,
+        help='write frames 0, k, 2k, ... (ScanNetFrames selects by frame '
+        'index, so 25 or any divisor of its frame_skip loses nothing)')
     parser.add_argument('--max-frames', type=int, default=None)
     parser.add_argument('--scene-list', default=None,
                         help='only export the scenes in this text file')
