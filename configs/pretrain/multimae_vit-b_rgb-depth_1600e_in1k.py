@@ -27,11 +27,15 @@ model = dict(
         depth=dict(_decoder, task='depth', out_channels=16 * 16 * 1)),
     losses=dict(
         _delete_=True,
-        rgb=dict(type='MaskedReconstructionLoss', loss_type='mse'),
+        rgb=dict(
+            type='MaskedReconstructionLoss', loss_type='mse',
+            reduction='per_sample'),
         rgb_normpix=dict(
             type='MaskedReconstructionLoss', loss_type='mse',
-            norm_pix=True),
-        depth=dict(type='MaskedReconstructionLoss', loss_type='l1')))
+            norm_pix=True, reduction='per_sample'),
+        depth=dict(
+            type='MaskedReconstructionLoss', loss_type='l1',
+            reduction='per_sample')))
 
 train_pipeline = [
     dict(type='LoadRGBDFromFiles', depth_unit='mm', with_semseg=False),
@@ -39,7 +43,11 @@ train_pipeline = [
         type='RGBDRandomResizedCrop',
         size=224,
         scale=(0.2, 1.0),
-        ratio=(0.75, 1.3333)),
+        ratio=(0.75, 1.3333),
+        # RGB: PIL's bicubic, as the official MultiMAE code (PIL resize with
+        # its default filter); depth and semseg: nearest
+        interpolation='bicubic',
+        backend='pillow'),
     dict(type='RGBDRandomFlip', prob=0.5),
     dict(type='NormalizeDepth', mode='robust', trunc=0.1),
     dict(type='PackRGBDInputs'),

@@ -5,6 +5,7 @@ samples through their own pipeline minus the file-loading transform)."""
 import copy
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -41,8 +42,10 @@ def test_all_expected_configs_exist():
     }
 
 
-@pytest.mark.parametrize(
-    'name', ['mask3d_vit-b_scannet.py', 'mask3d_vit-b_sunrgbd.py'])
+@pytest.mark.parametrize('name', [
+    'mask3d_vit-b_scannet.py', 'mask3d_vit-b_sunrgbd.py',
+    'mask3d_vit-b_scannet_1gpu.py'
+])
 def test_mask3d_vit_b_hyper_parameters(name):
     cfg = load(name)
     m = cfg.model
@@ -55,6 +58,7 @@ def test_mask3d_vit_b_hyper_parameters(name):
             m.neck.num_heads) == ('fused', 512, 8, 16)
     assert dict(m.neck.heads) == dict(depth=256)
     assert m.loss.loss_type == 'mse' and m.loss.norm_pix
+    assert not m.loss.get('norm_pred', False)  # target-only, see README
     assert m.loss_on == 'masked' and not m.with_rgb_loss
     init = m.backbone.modalities.rgb.init_cfg
     assert init.type == 'Pretrained' and \
@@ -62,26 +66,85 @@ def test_mask3d_vit_b_hyper_parameters(name):
     assert 'init_cfg' not in m.backbone.modalities.depth
     ow = cfg.optim_wrapper
     assert ow.optimizer.type == 'SGD' and ow.optimizer.lr == 0.1 and \
-        ow.optimizer.momentum == 0.9 and ow.accumulative_counts == 2
-    assert cfg.train_dataloader.batch_size == 64  # x 2 accumulation = 128
+        ow.optimizer.momentum == 0.9
     assert cfg.train_cfg.max_epochs == 100
-    # lr x0.99 every 1000 iterations
-    sched_cfg = [dict(s) for s in cfg.param_scheduler]
-    assert len(sched_cfg) == 1
-    p = torch.nn.Parameter(torch.zeros(1))
-    opt = torch.optim.SGD([p], lr=0.1, momentum=0.9)
-    sched = PARAM_SCHEDULERS.build(dict(sched_cfg[0], optimizer=opt))
-    lrs = []
-    for _ in range(2001):
-        lrs.append(opt.param_groups[0]['lr'])
-        opt.step()
-        sched.step()
-    assert lrs[999] == pytest.approx(0.1)
-    assert lrs[1000] == pytest.approx(0.099)
-    assert lrs[2000] == pytest.approx(0.1 * 0.99**2)
     if 'scannet' in name:
-        assert cfg.train_dataloader.dataset.frame_skip == 25
-        assert cfg.train_dataloader.dataset.depth_unit == 'mm'
+        ds = cfg.train_dataloader.dataset
+        assert ds.frame_skip == 25 and ds.depth_unit == 'mm'
+        # all 1513 scans (train + val), no pose filtering
+        assert [Path(p).name for p in ds.scene_list] == [
+            'scannetv2_train.txt', 'scannetv2_val.txt']
+        assert ds.skip_invalid_poses is False
+
+
+class _FakeRunner:
+    """What ``Runner.scale_lr`` reads from a runner."""
+
+    def __init__(self, cfg, world_size):
+        from mmengine.logging import MMLogger
+        self._train_dataloader = dict(cfg.train_dataloader)
+        self.world_size = world_size
+        self.param_schedulers = None
+        self.logger = MMLogger.get_current_instance()
+
+
+@pytest.mark.parametrize('name,gpus', [
+    ('mask3d_vit-b_scannet.py', 8),
+    ('mask3d_vit-b_sunrgbd.py', 8),
+    ('mask3d_vit-b_scannet_1gpu.py', 1),
+])
+def test_mask3d_batch_and_lr_agree(name, gpus):
+    """The documented launch trains the paper's batch of 128 per optimiser
+    update at lr 0.1, with and without --auto-scale-lr (the 8-GPU launch
+    gave 64 x 8 x 2 = 1024 at lr 0.1 before); fewer GPUs with
+    --auto-scale-lr scale the lr linearly."""
+    from mmengine.runner import Runner
+    cfg = load(name)
+    accumulate = cfg.optim_wrapper.get('accumulative_counts', 1)
+    assert gpus * cfg.train_dataloader.batch_size * accumulate == 128
+    for world, lr in ((gpus, 0.1), (max(gpus // 2, 1), None)):
+        model = torch.nn.Linear(2, 2)
+        wrapper = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
+        Runner.scale_lr(_FakeRunner(cfg, world), wrapper,
+                        dict(cfg.auto_scale_lr, enable=True))
+        batch = world * cfg.train_dataloader.batch_size * accumulate
+        expected = lr if lr is not None else 0.1 * batch / 128
+        assert wrapper.optimizer.param_groups[0]['lr'] == pytest.approx(
+            expected)
+
+
+@pytest.mark.parametrize('name', [
+    'mask3d_vit-b_scannet.py', 'mask3d_vit-b_scannet_1gpu.py'
+])
+def test_mask3d_lr_decays_every_1000_optimiser_updates(name):
+    """The built optim wrapper (with its gradient accumulation) and
+    scheduler, stepped as the train loop steps them: the lr of the k-th
+    optimiser update is 0.1 * 0.99 ** (k // 1000), also when one update
+    takes two iterations (before, StepLR counted iterations and decayed
+    every 500 updates on one GPU)."""
+    cfg = load(name)
+    accumulate = cfg.optim_wrapper.get('accumulative_counts', 1)
+    model = torch.nn.Linear(1, 1, bias=False)
+    wrapper = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
+    iters = 1005 * accumulate
+    wrapper.initialize_count_status(model, 0, iters)
+    schedulers = [
+        PARAM_SCHEDULERS.build(dict(s, optimizer=wrapper))
+        for s in copy.deepcopy(cfg.param_scheduler)
+    ]
+    update_lrs = []
+    x = torch.ones(1, 1)
+    for _ in range(iters):
+        before = model.weight.detach().clone()
+        lr = wrapper.get_lr()['lr'][0]
+        wrapper.update_params(model(x).sum())
+        if not torch.equal(before, model.weight):  # an optimiser update
+            update_lrs.append(lr)
+        for s in schedulers:  # ParamSchedulerHook: after every iteration
+            s.step()
+    assert len(update_lrs) == 1005
+    for k in (0, 499, 500, 999, 1000, 1004):
+        assert update_lrs[k] == pytest.approx(0.1 * 0.99**(k // 1000)), k
 
 
 @pytest.mark.parametrize('name,epochs,tasks', [
@@ -120,8 +183,15 @@ def test_multimae_vit_b_hyper_parameters(name, epochs, tasks):
     assert cos.type == 'CosineAnnealingLR' and cos.convert_to_iter_based \
         and (cos.begin, cos.end) == (40, epochs)
     assert cfg.train_cfg.max_epochs == epochs
+    # official: warm-up from lr 1e-6; weight decay on every parameter
+    assert warm.start_factor * opt.lr == pytest.approx(1e-6)
+    assert 'paramwise_cfg' not in cfg.optim_wrapper
+    # official loss averaging: per sample, then over the batch
+    assert all(loss.reduction == 'per_sample'
+               for loss in m.losses.values())
     pipe = {t.type: t for t in cfg.train_dataloader.dataset.pipeline}
     crop = pipe['RGBDRandomResizedCrop']
+    assert crop.interpolation == 'bicubic' and crop.backend == 'pillow'
     assert crop.size == 224 and tuple(crop.scale) == (0.2, 1.0)
     assert tuple(crop.ratio) == pytest.approx((0.75, 4 / 3), abs=1e-3)
     assert pipe['RGBDRandomFlip'].prob == 0.5
@@ -211,6 +281,26 @@ def test_config_builds_and_trains_one_step(name):
                 pname.split('.')[-1] in ('cls_token', 'mask_token') or \
                 '.modality_embed.' in pname
             assert (decay[id(param)] == 0) == no_decay, pname
+    else:
+        # one weight decay for every parameter (MultiMAE: as official)
+        wd = cfg.optim_wrapper.optimizer.get('weight_decay', 0)
+        for group in optim.optimizer.param_groups:
+            assert group.get('weight_decay', wd) == wd
+        if cfg.model.type == 'MultiMAE':
+            assert wd == 0.05
+            names = {id(p): n for n, p in model.named_parameters()}
+            decayed = {
+                names[id(p)]
+                for g in optim.optimizer.param_groups for p in g['params']
+                if g['weight_decay'] == 0.05
+            }
+            for key in ('backbone.encoder.cls_token',
+                        'backbone.encoder.layers.0.ln1.weight',
+                        'backbone.encoder.layers.0.attn.qkv.bias',
+                        'backbone.stems.semseg.patch_embed.class_embed.weight',
+                        'neck.rgb.mask_token', 'neck.rgb.modality_embed.rgb'):
+                if key in names.values():
+                    assert key in decayed, key
     accumulate = cfg.optim_wrapper.get('accumulative_counts', 1)
     optim.initialize_count_status(model, 0, 10)
     enc = model.backbone.encoders['rgb'] if type(model).__name__ == 'Mask3D' \
@@ -292,3 +382,48 @@ def test_mask3d_rgb_encoder_init_from_converted_mae(name, tmp_path):
     # the depth encoder is not initialised from the RGB file
     depth_qkv = model.backbone.encoders['depth'].layers[0].attn.qkv.weight
     assert not torch.equal(depth_qkv, mae['blocks.0.attn.qkv.weight'])
+
+
+@pytest.mark.parametrize('name', [
+    'multimae_vit-b_rgb-depth-semseg_1600e_in1k.py',
+    'multimae_vit-b_rgb-depth_1600e_in1k.py'
+])
+def test_multimae_crop_resizes_rgb_bicubic_as_pil(name):
+    """The configs' RGBDRandomResizedCrop resizes RGB with PIL's bicubic
+    filter (the official code resizes its PIL crops with PIL's default,
+    bicubic); depth and labels stay nearest."""
+    from PIL import Image
+
+    from mmrgbd.datasets.transforms.geometry import nearest_resize
+    crop_cfg = next(t for t in load(name).train_dataloader.dataset.pipeline
+                    if t.type == 'RGBDRandomResizedCrop')
+    crop = TRANSFORMS.build(crop_cfg)
+    rng = np.random.default_rng(0)
+    h, w = 300, 400
+    yy, xx = np.mgrid[:h, :w]
+    rgb = np.stack([(xx * 0.6) % 256, (yy * 0.8) % 256,
+                    (xx + yy) * 0.3 % 256], -1)
+    rgb = (rgb + rng.integers(0, 40, (h, w, 3))).clip(0, 255).astype(
+        np.uint8)
+    depth = rng.random((h, w)).astype(np.float32) + 0.5
+    semseg = rng.integers(0, 133, (h, w))
+    sample = dict(rgb=rgb.copy(), depth=depth.copy(),
+                  depth_valid=np.ones((h, w), bool), semseg=semseg.copy())
+    np.random.seed(3)
+    out = crop(sample)
+    x1, y1, x2, y2 = out['crop_bbox']
+    box = (x1, y1, x2 + 1, y2 + 1)
+    ref = np.asarray(Image.fromarray(rgb).crop(box).resize(
+        (224, 224), Image.BICUBIC))
+    assert out['rgb'].shape == (224, 224, 3)
+    np.testing.assert_array_equal(out['rgb'], ref)
+    # not the bilinear of before
+    bilinear = np.asarray(Image.fromarray(rgb).crop(box).resize(
+        (224, 224), Image.BILINEAR))
+    assert np.abs(out['rgb'].astype(int) - bilinear).max() > 3
+    np.testing.assert_array_equal(
+        out['depth'],
+        nearest_resize(depth[y1:y2 + 1, x1:x2 + 1], (224, 224)))
+    np.testing.assert_array_equal(
+        out['semseg'],
+        nearest_resize(semseg[y1:y2 + 1, x1:x2 + 1], (224, 224)))

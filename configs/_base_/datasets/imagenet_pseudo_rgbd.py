@@ -1,7 +1,8 @@
 # ImageNet-1K with pseudo labels for MultiMAE: per image an RGB JPEG, a
-# pseudo depth map (a monocular depth network's output saved as uint16 PNG)
-# and a pseudo semantic map (a segmentation network's output, 8-bit PNG),
-# listed as "rgb depth semseg" lines in data/imagenet_pseudo/train.txt (see
+# pseudo depth map (a monocular depth network's output saved as a 16-bit PNG
+# that uses the full uint16 range, tools/misc/pseudo_label.py) and a pseudo
+# semantic map (a segmentation network's output, 8-bit PNG), listed as
+# "rgb depth semseg" lines in data/imagenet_pseudo/train.txt (see
 # projects/multimae/README.md). The pseudo depth is only defined up to an
 # affine map; it is robust-standardised per image (NormalizeDepth 'robust'),
 # so its stored scale does not matter. 'mm' reads the uint16 values / 1000.
@@ -15,7 +16,11 @@ train_pipeline = [
         type='RGBDRandomResizedCrop',
         size=224,
         scale=(0.2, 1.0),
-        ratio=(0.75, 1.3333)),
+        ratio=(0.75, 1.3333),
+        # RGB: PIL's bicubic, as the official MultiMAE code (PIL resize with
+        # its default filter); depth and semseg: nearest
+        interpolation='bicubic',
+        backend='pillow'),
     dict(type='RGBDRandomFlip', prob=0.5),
     dict(type='NormalizeDepth', mode='robust', trunc=0.1),
     dict(type='PackRGBDInputs'),

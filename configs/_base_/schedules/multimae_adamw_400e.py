@@ -1,29 +1,23 @@
 # MultiMAE pre-training schedule: AdamW, base lr 1e-4 per 256 images scaled
-# to the batch of 2048 (256 per GPU x 8), weight decay 0.05, 40 linear warm-up
-# epochs, cosine decay, 400 epochs.
+# to the batch of 2048 (256 per GPU x 8), weight decay 0.05 on every
+# parameter (as the official pre-training, whose optimiser gets one group),
+# 40 linear warm-up epochs from lr 1e-6, cosine decay to 0, 400 epochs.
 max_epochs = 400
 warmup_epochs = 40
+lr = 1e-4 * 2048 / 256
+warmup_lr = 1e-6  # official warmup_lr
 optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(
-        type='AdamW', lr=1e-4 * 2048 / 256, betas=(0.9, 0.95),
-        weight_decay=0.05),
-    # no weight decay on norms, biases, fixed/learned embeddings and tokens
-    paramwise_cfg=dict(
-        norm_decay_mult=0.0,
-        bias_decay_mult=0.0,
-        custom_keys={
-            'pos_embed': dict(decay_mult=0.0),
-            'mask_token': dict(decay_mult=0.0),
-            'cls_token': dict(decay_mult=0.0),  # the global token
-            'modality_embed': dict(decay_mult=0.0),
-        }),
+        type='AdamW', lr=lr, betas=(0.9, 0.95), weight_decay=0.05),
+    # no paramwise_cfg: the official pre-training decays every parameter
+    # (norms, biases, tokens and embeddings included)
 )
 
 param_scheduler = [
     dict(
         type='LinearLR',
-        start_factor=1e-4,
+        start_factor=warmup_lr / lr,
         by_epoch=True,
         begin=0,
         end=warmup_epochs,

@@ -216,7 +216,8 @@ def nearest_resize(arr: np.ndarray, out_hw: Tuple[int, int]) -> np.ndarray:
 
 def resize_rgbd(results: dict,
                 out_hw: Tuple[int, int],
-                interpolation: str = 'bilinear') -> dict:
+                interpolation: str = 'bilinear',
+                backend: str = 'cv2') -> dict:
     """Resize all image-aligned modalities to ``out_hw``.
 
     ``rgb`` uses ``mmcv.imresize`` with ``interpolation``; ``depth``,
@@ -228,6 +229,9 @@ def resize_rgbd(results: dict,
         results (dict): The sample; modified in place and returned.
         out_hw (tuple[int, int]): Output ``(H', W')``.
         interpolation (str): mmcv interpolation name for ``rgb``.
+        backend (str): mmcv resize backend for ``rgb``: ``'cv2'`` or
+            ``'pillow'`` (PIL's filters, which smooth when downsampling, as
+            the torchvision / PIL pipelines of MAE and MultiMAE).
 
     Returns:
         dict: The sample.
@@ -241,7 +245,8 @@ def resize_rgbd(results: dict,
         if results.get(key) is not None:
             results[key] = _map_frames(
                 lambda f: mmcv.imresize(
-                    f, (out_w, out_h), interpolation=interpolation),
+                    f, (out_w, out_h), interpolation=interpolation,
+                    backend=backend),
                 results[key], 3)  # (..., H', W', 3)
     for key in NEAREST_KEYS:
         if results.get(key) is not None:
@@ -324,7 +329,12 @@ class RGBDRandomResizedCrop(BaseTransform):
         ratio (tuple[float, float]): Range of the aspect ratio ``w / h``.
             Defaults to ``(3/4, 4/3)``.
         max_attempts (int): Sampling attempts before the central fallback.
-        interpolation (str): mmcv interpolation of ``rgb``.
+        interpolation (str): mmcv interpolation of ``rgb`` (depth, validity
+            and labels are always nearest). MultiMAE's configs use
+            ``'bicubic'`` with ``backend='pillow'``: PIL's bicubic resize, as
+            the official code.
+        backend (str): ``'cv2'`` or ``'pillow'`` for ``rgb``. Defaults to
+            ``'cv2'``.
     """
 
     def __init__(self,
@@ -332,7 +342,8 @@ class RGBDRandomResizedCrop(BaseTransform):
                  scale: Tuple[float, float] = (0.2, 1.0),
                  ratio: Tuple[float, float] = (3. / 4., 4. / 3.),
                  max_attempts: int = 10,
-                 interpolation: str = 'bilinear') -> None:
+                 interpolation: str = 'bilinear',
+                 backend: str = 'cv2') -> None:
         from mmpretrain.datasets.transforms import RandomResizedCrop
         self.size = _as_hw(size, 'size')
         if not (0 < scale[0] <= scale[1] <= 1):
@@ -344,6 +355,10 @@ class RGBDRandomResizedCrop(BaseTransform):
         self.ratio = tuple(ratio)
         self.max_attempts = max_attempts
         self.interpolation = interpolation
+        if backend not in ('cv2', 'pillow'):
+            raise ValueError(f"backend must be 'cv2' or 'pillow', got "
+                             f'{backend!r}')
+        self.backend = backend
         # only its box sampler is used; (h, w) -> mmpretrain's (w, h) scale
         self._sampler = RandomResizedCrop(
             scale=self.size[::-1],
@@ -370,12 +385,14 @@ class RGBDRandomResizedCrop(BaseTransform):
         """
         x0, y0, w, h = self._sample_box(get_image_size(results))
         crop_rgbd(results, x0, y0, w, h)
-        return resize_rgbd(results, self.size, self.interpolation)
+        return resize_rgbd(results, self.size, self.interpolation,
+                           self.backend)
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(size={self.size}, '
                 f'scale={self.scale}, ratio={self.ratio}, '
-                f'interpolation={self.interpolation})')
+                f'interpolation={self.interpolation}, '
+                f'backend={self.backend})')
 
 
 @TRANSFORMS.register_module()
