@@ -64,6 +64,25 @@ and :func:`as_semseg_map`:
   with nearest-neighbour sampling to (H, W).
 
 Anything else raises a ``ValueError`` that shows the shape.
+
+Storing pseudo depth
+--------------------
+Depth networks used for pseudo labels (e.g. MultiMAE's Omnidata DPT) often
+predict *relative* depth, a few units or less (e.g. [0, 1]). Stored as
+uint16 millimetres such a map would keep ~1000 levels and values below
+0.5e-3 would become 0 (invalid). :func:`encode_pseudo_depth` offers
+(:data:`DEPTH_FORMATS`):
+
+* ``'uint16'`` (default of ``tools/misc/pseudo_label.py``): a 16-bit PNG
+  that uses the **full range**: ``v = round(d * 65534 / max(d))``, valid
+  depths at least 1; 65534 levels per image whatever the unit (like the
+  official MultiMAE files, which store 16-bit values). Read it with
+  ``depth_unit='mm'``: the loaded values are ``d`` times a per-image
+  factor (not metres). MultiMAE / Progressive robust-standardise depth per
+  image (``NormalizeDepth(mode='robust')``), which removes that factor.
+* ``'mm'``: uint16 millimetres (``depth_unit='mm'``, metric values): for a
+  metric depth network, 1 mm steps up to 65.534 m.
+* ``'float'``: float32 ``.npy`` (``depth_unit='m'``), lossless.
 """
 import copy
 import importlib
@@ -77,6 +96,7 @@ import torch
 __all__ = [
     'IGNORE_INDEX', 'LABELLER_KINDS', 'PseudoLabeller', 'TorchLabeller',
     'MMModelLabeller', 'as_depth_map', 'as_semseg_map', 'metres_to_mm',
+    'depth_to_uint16_full_range', 'encode_pseudo_depth', 'DEPTH_FORMATS',
     'load_labeller'
 ]
 
@@ -86,6 +106,13 @@ IGNORE_INDEX = 255
 LABELLER_KINDS = ('depth', 'semseg')
 #: Largest depth a uint16 mm PNG stores (65535 means invalid in ``'mm'``).
 MAX_MM = 65534
+#: Storage formats of pseudo depth: format -> (file suffix, ``depth_unit``
+#: to read it with).
+DEPTH_FORMATS = {
+    'uint16': ('.png', 'mm'),
+    'mm': ('.png', 'mm'),
+    'float': ('.npy', 'm'),
+}
 
 
 def _check_kind(kind: str) -> None:
@@ -208,6 +235,56 @@ def metres_to_mm(depth: np.ndarray) -> np.ndarray:
     depth = np.asarray(depth, dtype=np.float64)
     depth = np.where(np.isfinite(depth) & (depth > 0), depth, 0)
     return np.clip(np.round(depth * 1000), 0, MAX_MM).astype(np.uint16)
+
+
+def depth_to_uint16_full_range(depth: np.ndarray
+                               ) -> Tuple[np.ndarray, float]:
+    """Depth (any unit) -> uint16 using the full range, and its scale.
+
+    ``v = round(d * scale)`` with ``scale = 65534 / max(valid d)``; valid
+    depths (finite, > 0) map to ``1 .. 65534`` (never to 0, which means
+    invalid), invalid ones to 0. The relative step is ``1 / 65534`` of the
+    image's largest depth for any unit.
+
+    Args:
+        depth (np.ndarray): (H, W) depth, invalid pixels non-finite or <= 0.
+
+    Returns:
+        tuple[np.ndarray, float]: uint16 (H, W) and ``scale`` (stored value
+        per depth unit; 0 for an all-invalid map).
+    """
+    depth = np.asarray(depth, dtype=np.float64)
+    valid = np.isfinite(depth) & (depth > 0)
+    if not valid.any():
+        return np.zeros(depth.shape, np.uint16), 0.
+    scale = MAX_MM / float(depth[valid].max())
+    v = np.clip(np.round(np.where(valid, depth, 0) * scale), 1, MAX_MM)
+    return np.where(valid, v, 0).astype(np.uint16), scale
+
+
+def encode_pseudo_depth(depth: np.ndarray, fmt: str = 'uint16'):
+    """Encode a pseudo depth map for storage (see the module doc).
+
+    Args:
+        depth (np.ndarray): float (H, W), 0 where invalid.
+        fmt (str): One of :data:`DEPTH_FORMATS`.
+
+    Returns:
+        tuple[np.ndarray, str, str]: the array to write, the file suffix and
+        the ``depth_unit`` to read it with.
+    """
+    if fmt not in DEPTH_FORMATS:
+        raise ValueError(f'depth format must be one of '
+                         f'{sorted(DEPTH_FORMATS)}, got {fmt!r}')
+    suffix, unit = DEPTH_FORMATS[fmt]
+    if fmt == 'uint16':
+        arr = depth_to_uint16_full_range(depth)[0]
+    elif fmt == 'mm':
+        arr = metres_to_mm(depth)
+    else:
+        arr = np.where(np.isfinite(depth) & (depth > 0), depth,
+                       0).astype(np.float32)
+    return arr, suffix, unit
 
 
 class TorchLabeller:

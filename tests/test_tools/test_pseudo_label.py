@@ -110,7 +110,7 @@ def test_depth_and_semseg_pseudo_labels(setup):
         '--depth-checkpoint', str(s['tmp'] / 'depth.pth'),
         '--semseg-config', str(s['cfg']),
         '--semseg-checkpoint', str(s['tmp'] / 'seg.pth'),
-        '--num-classes', '5'
+        '--num-classes', '5', '--depth-format', 'mm'
     ])
     assert n == 2
     lines = (s['out'] / 'pseudo_labels.txt').read_text().splitlines()
@@ -148,7 +148,8 @@ def test_depth_and_semseg_pseudo_labels(setup):
 
 def test_semseg_only_and_cli_script(setup):
     s = setup
-    env = dict(os.environ, PYTHONPATH=str(s['pkg']))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [str(s['pkg'])] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
     proc = subprocess.run([
         sys.executable, str(TOOL), str(s['rgb_dir']), str(s['out']),
         '--semseg-config', str(s['cfg']),
@@ -194,3 +195,75 @@ def test_errors(setup):
     (s['rgb_dir'] / 'a.bmp').write_bytes(b'BM not really')
     with pytest.raises(ValueError, match=r'a\.png: same name as .*a\.bmp'):
         tool.find_images(str(s['rgb_dir']))
+
+
+def _relative_depth(rgb):
+    """A relative-depth labeller (values in (0, 1], many below 1e-3)."""
+    v = rgb.astype(np.float64).mean(-1) / 255.  # (H, W)
+    return (1e-4 + 0.9999 * v**3).astype(np.float32)
+
+
+@pytest.mark.parametrize('fmt,unit,suffix', [('uint16', 'mm', '.png'),
+                                             ('float', 'm', '.npy')])
+def test_pseudo_depth_keeps_precision_round_trip(tmp_path, fmt, unit,
+                                                 suffix):
+    """Relative pseudo depth survives writing and reading back through
+    RGBDListDataset: the default full-range uint16 PNG to 1 / 65534 of the
+    image's largest depth (up to the per-image factor that MultiMAE's robust
+    standardisation removes), float exactly. Millimetres (before: the only
+    format) lose it: values below 0.5e-3 become invalid."""
+    rgb_dir = tmp_path / 'rgb'
+    rgb_dir.mkdir()
+    g = np.random.default_rng(0)
+    yy, xx = np.mgrid[:40, :50]
+    img = np.stack([xx * 5, yy * 6, (xx + yy) * 2], -1) % 256
+    img = (img + g.integers(0, 30, img.shape)).clip(0, 255)
+    img[:, :15] //= 16  # a dark band: relative depth below 1e-3
+    img = img.astype(np.uint8)
+    cv2.imwrite(str(rgb_dir / 'a.png'), img[..., ::-1])
+    out = tmp_path / 'out'
+    assert _tool().pseudo_label_folder(
+        str(rgb_dir), str(out), depth_labeller=_relative_depth,
+        depth_format=fmt) == 1
+    assert (out / 'pseudo_labels.txt').read_text().split()[1] == \
+        f'depth/a{suffix}'
+    ds = RGBDListDataset(
+        data_root=str(out), ann_file='pseudo_labels.txt', depth_unit=unit,
+        depth_source='pseudo', pipeline=[dict(type='LoadRGBDFromFiles')])
+    sample = ds[0]
+    ref = _relative_depth(read_rgb(rgb_dir / 'a.png')).astype(np.float64)
+    assert (ref < 5e-4).mean() > 0.05  # the values mm would lose
+    assert sample['depth_valid'].all()
+    got = sample['depth'].astype(np.float64)
+    if fmt == 'float':
+        np.testing.assert_array_equal(got, ref.astype(np.float32))
+        return
+    scale = got.max() / ref.max()  # the per-image factor
+    # half a level of rounding plus float32 reading: below one level
+    assert np.abs(got / scale - ref).max() <= ref.max() / 65534
+    # standardised per image (as NormalizeDepth 'robust'), the factor goes
+    std = [(d - d.mean()) / d.std() for d in (got, ref)]
+    assert np.abs(std[0] - std[1]).max() < 1e-3
+    mm, _ = read_depth_after_mm(ref, tmp_path)
+    assert (mm == 0).mean() > 0.05  # millimetres: small depths invalid
+
+
+def read_depth_after_mm(depth, tmp_path):
+    from mmrgbd.apis import metres_to_mm
+    cv2.imwrite(str(tmp_path / 'mm.png'), metres_to_mm(depth))
+    return read_depth(tmp_path / 'mm.png', 'mm')
+
+
+def test_full_range_encoding_by_hand():
+    from mmrgbd.apis import depth_to_uint16_full_range, encode_pseudo_depth
+    depth = np.array([[0., 0.5, 2.0], [np.nan, 1e-9, -1.]])
+    v, scale = depth_to_uint16_full_range(depth)
+    assert scale == pytest.approx(65534 / 2.0)
+    np.testing.assert_array_equal(v, [[0, 16384, 65534], [0, 1, 0]])
+    assert v.dtype == np.uint16
+    arr, suffix, unit = encode_pseudo_depth(depth, 'float')
+    assert (suffix, unit, arr.dtype) == ('.npy', 'm', np.float32)
+    assert encode_pseudo_depth(depth, 'mm')[0].tolist() == [[0, 500, 2000],
+                                                            [0, 0, 0]]
+    with pytest.raises(ValueError, match='depth format'):
+        encode_pseudo_depth(depth, 'png')

@@ -6,8 +6,14 @@ protocol of :mod:`mmrgbd.apis.pseudo_labeller`) over every image under
 ``RGB_DIR`` (recursively; ``.jpg .jpeg .png .bmp .tif .tiff .webp``) and
 writes, for an image ``RGB_DIR/<name>.<ext>``::
 
-    OUT_DIR/depth/<name>.png    uint16 millimetres, 0 = invalid
-                                (read with depth_unit='mm')
+    OUT_DIR/depth/<name>.png    --depth-format uint16 (default): 16-bit
+                                PNG using the full range, 0 = invalid
+                                (read with depth_unit='mm'; values are
+                                the depth times a per-image factor)
+                                --depth-format mm: uint16 millimetres
+                                (metric networks; depth_unit='mm')
+    OUT_DIR/depth/<name>.npy    --depth-format float: float32, lossless
+                                (depth_unit='m')
     OUT_DIR/semseg/<name>.png   uint8 class ids 0..K-1, 255 = ignore
     OUT_DIR/<list file>         one line per image for RGBDListDataset:
                                 "<rgb> depth/<name>.png [semseg/<name>.png]"
@@ -18,8 +24,15 @@ The list file (default ``pseudo_labels.txt``) needs depth, since every
 semseg labeller no list is written. Use it as::
 
     dict(type='RGBDListDataset', data_root=OUT_DIR,
-         ann_file='pseudo_labels.txt', depth_unit='mm',
+         ann_file='pseudo_labels.txt', depth_unit='mm',  # 'm' for float
          depth_source='pseudo')
+
+Precision: a relative-depth network (outputs of order 1) stored in
+millimetres would keep ~1000 levels and lose every value below 0.5e-3; the
+default ``uint16`` format keeps 65534 levels per image for any unit. Its
+per-image factor is removed by MultiMAE's per-image robust standardisation
+(``NormalizeDepth(mode='robust')``); use ``mm`` or ``float`` when metric
+values are needed.
 
 with ``LoadRGBDFromFiles(with_semseg=True)`` (no ``reduce_zero_label``: the
 ids are already 0-based).
@@ -41,8 +54,9 @@ from typing import List, Optional, Tuple
 import cv2
 import numpy as np
 
-from mmrgbd.apis import (as_depth_map, as_semseg_map, load_labeller,
-                         metres_to_mm)
+from mmrgbd.apis import (as_depth_map, as_semseg_map, encode_pseudo_depth,
+                         load_labeller)
+from mmrgbd.apis.pseudo_labeller import DEPTH_FORMATS
 from mmrgbd.datasets.depth_io import read_rgb
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -103,7 +117,8 @@ def pseudo_label_folder(rgb_dir: str,
                         out_dir: str,
                         depth_labeller=None,
                         semseg_labeller=None,
-                        list_file: Optional[str] = DEFAULT_LIST) -> int:
+                        list_file: Optional[str] = DEFAULT_LIST,
+                        depth_format: str = 'uint16') -> int:
     """Label every image of ``rgb_dir`` and write the PNGs (and list).
 
     Args:
@@ -115,6 +130,9 @@ def pseudo_label_folder(rgb_dir: str,
             ``load_labeller('semseg', ...)``.
         list_file (str, optional): Name of the list file inside ``out_dir``
             (written only with a depth labeller).
+        depth_format (str): ``'uint16'`` (full-range 16-bit PNG),
+            ``'mm'`` (uint16 millimetres) or ``'float'`` (float32 ``.npy``),
+            see :func:`mmrgbd.apis.encode_pseudo_depth`.
 
     Returns:
         int: Number of images labelled.
@@ -126,6 +144,9 @@ def pseudo_label_folder(rgb_dir: str,
     """
     if depth_labeller is None and semseg_labeller is None:
         raise ValueError('give a depth and/or a semseg labeller')
+    if depth_format not in DEPTH_FORMATS:
+        raise ValueError(f'depth_format must be one of '
+                         f'{sorted(DEPTH_FORMATS)}, got {depth_format!r}')
     images = find_images(rgb_dir)
     lines = []
     for path, name in images:
@@ -133,9 +154,13 @@ def pseudo_label_folder(rgb_dir: str,
         line = [osp.relpath(path, out_dir)]
         if depth_labeller is not None:
             depth = _label(depth_labeller, 'depth', rgb, path)  # (H, W)
-            rel = f'depth/{name}.png'
+            arr, suffix, _ = encode_pseudo_depth(depth, depth_format)
+            rel = f'depth/{name}{suffix}'
             os.makedirs(osp.dirname(osp.join(out_dir, rel)), exist_ok=True)
-            cv2.imwrite(osp.join(out_dir, rel), metres_to_mm(depth))
+            if suffix == '.npy':
+                np.save(osp.join(out_dir, rel), arr)
+            elif not cv2.imwrite(osp.join(out_dir, rel), arr):
+                raise OSError(f'{osp.join(out_dir, rel)}: cannot write')
             line.append(rel)
         if semseg_labeller is not None:
             ids = _label(semseg_labeller, 'semseg', rgb, path)  # (H, W)
@@ -166,6 +191,10 @@ def parse_args(argv=None):
     parser.add_argument(
         '--num-classes', type=int, help='number of semseg classes (<= 255)')
     parser.add_argument(
+        '--depth-format', default='uint16', choices=sorted(DEPTH_FORMATS),
+        help='uint16: 16-bit PNG using the full range (default, relative '
+        'depth); mm: uint16 millimetres (metric depth); float: float32 .npy')
+    parser.add_argument(
         '--list-file', default=DEFAULT_LIST,
         help='list file written into OUT_DIR (needs depth)')
     parser.add_argument('--device', default='cpu')
@@ -190,10 +219,12 @@ def main(argv=None) -> int:
         raise SystemExit('give --depth-config/--depth-labeller and/or '
                          '--semseg-config/--semseg-labeller')
     n = pseudo_label_folder(args.rgb_dir, args.out_dir, depth, semseg,
-                            args.list_file)
+                            args.list_file, args.depth_format)
     msg = f'labelled {n} images into {args.out_dir}'
     if depth is not None and args.list_file:
-        msg += f' (list: {osp.join(args.out_dir, args.list_file)})'
+        unit = DEPTH_FORMATS[args.depth_format][1]
+        msg += (f' (list: {osp.join(args.out_dir, args.list_file)}; read '
+                f"the depth with depth_unit='{unit}')")
     elif depth is None:
         msg += ' (no list file: RGBDListDataset needs depth)'
     print(msg, file=sys.stderr)
