@@ -43,6 +43,14 @@ class BaseRGBDDataset(BaseDataset):
     Pipeline entries given as dicts are built in the ``mmrgbd`` scope, so
     ``type='LoadRGBDFromFiles'`` works whatever the current default scope.
 
+    When the data list is loaded, a ``LoadRGBDFromFiles`` of the pipeline
+    that needs ``semseg_path`` (``with_semseg=True``) or ``depth_path``
+    (``with_depth=True``) is checked against the entries: entries without
+    the path are a configuration error, raised (``ValueError``) when the
+    dataset is built instead of failing every sample. A dataset whose
+    ``metainfo`` has ``classes`` puts ``num_classes`` into every sample, so
+    ``LoadRGBDFromFiles`` checks label ids against it.
+
     The base class reads MMEngine's standard annotation format (a JSON /
     pickle file with ``metainfo`` and ``data_list``); datasets with another
     layout override :meth:`load_data_list`.
@@ -94,7 +102,44 @@ class BaseRGBDDataset(BaseDataset):
             info['depth_unit'] = self.depth_unit
         if info.get('depth_source') is None:
             info['depth_source'] = self.depth_source
+        classes = self.metainfo.get('classes')
+        if info.get('num_classes') is None and classes:
+            info['num_classes'] = len(classes)
         return info
+
+    def filter_data(self) -> List[dict]:
+        """``BaseDataset.filter_data``, then check the paths the pipeline
+        needs.
+
+        Raises:
+            ValueError: A loading transform needs ``semseg_path`` /
+                ``depth_path`` that entries of the data list do not have.
+        """
+        from .transforms.loading import LoadRGBDFromFiles
+        data_list = super().filter_data()
+        loaders = [
+            t for t in getattr(self.pipeline, 'transforms', [])
+            if isinstance(t, LoadRGBDFromFiles)
+        ]
+        for t in loaders:
+            needs = [key for key, flag in (('depth_path', 'with_depth'),
+                                           ('semseg_path', 'with_semseg'))
+                     if getattr(t, flag, False)]
+            for key in needs:
+                lacking = [i for i, info in enumerate(data_list)
+                           if info.get(key) is None]
+                if not lacking:
+                    continue
+                first = data_list[lacking[0]]
+                flag = key.replace('_path', '')
+                raise ValueError(
+                    f'{self.ann_file or type(self).__name__}: '
+                    f'{type(t).__name__}(with_{flag}=True) needs {key}, but '
+                    f'{len(lacking)} of {len(data_list)} samples have none '
+                    f'(first: {first.get("rgb_path", lacking[0])}); give '
+                    f'the {flag} files in the data list or set '
+                    f'with_{flag}=False')
+        return data_list
 
     def prepare_data(self, idx: int):
         """Run the pipeline on the idx-th sample.
