@@ -1,5 +1,5 @@
 """Drawing helpers shared by the dataset browser and the reconstruction hook."""
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -101,10 +101,72 @@ def draw_points_on_image(rgb, points, lidar2img, radius: int = 1,
     return img
 
 
+#: font of the tile titles
+TITLE_FONT = cv2.FONT_HERSHEY_SIMPLEX
+TITLE_MARGIN = 3  # pixels between a title and the tile border
+
+
+def fit_title(text: str,
+              width: int,
+              max_scale: float = 0.45,
+              min_scale: float = 0.3) -> Tuple[List[str], float]:
+    """Lines and font scale so that ``text`` fits a ``width``-pixel tile.
+
+    The font shrinks from ``max_scale`` to ``min_scale``; if the text is
+    still too wide it is wrapped at spaces, and a word wider than the tile
+    is cut with ``'..'``. Every returned line is at most
+    ``width - 2 * TITLE_MARGIN`` pixels wide (outline included).
+
+    Returns:
+        tuple[list[str], float]: The lines and the font scale.
+    """
+    avail = max(1, width - 2 * TITLE_MARGIN - 2)  # 2: the white outline
+
+    def fits(line, scale):
+        return cv2.getTextSize(line, TITLE_FONT, scale, 1)[0][0] <= avail
+
+    scale = max_scale
+    while scale > min_scale + 1e-9 and not fits(text, scale):
+        scale = round(scale - 0.05, 2)
+    if fits(text, scale):
+        return [text], scale
+    lines = []
+    for word in text.split():
+        while not fits(word, scale) and len(word) > 1:
+            cut = len(word) - 1
+            while cut > 1 and not fits(word[:cut] + '..', scale):
+                cut -= 1
+            word = word[:cut] + '..'
+            if cut <= 1:
+                break
+        if lines and fits(f'{lines[-1]} {word}', scale):
+            lines[-1] = f'{lines[-1]} {word}'
+        else:
+            lines.append(word)
+    return lines, scale
+
+
+def draw_title(im: np.ndarray, text: str) -> np.ndarray:
+    """Write ``text`` in the top-left corner of ``im`` so that it fits."""
+    lines, scale = fit_title(text, im.shape[1])
+    (_, line_h), baseline = cv2.getTextSize('Ag', TITLE_FONT, scale, 1)
+    y = TITLE_MARGIN + line_h
+    for line in lines:
+        for colour, thick in (((255, 255, 255), 2), ((0, 0, 0), 1)):
+            cv2.putText(im, line, (TITLE_MARGIN, y), TITLE_FONT, scale,
+                        colour, thick, cv2.LINE_AA)
+        y += line_h + baseline + 1
+    return im
+
+
 def make_panel(images: Sequence[np.ndarray],
                titles: Optional[Sequence[str]] = None,
                height: Optional[int] = None) -> np.ndarray:
-    """Place RGB images side by side (resized to one height) with titles."""
+    """Place RGB images side by side (resized to one height) with titles.
+
+    Each title is fitted into its own tile (:func:`fit_title`): it never
+    runs into the next tile.
+    """
     height = height or max(im.shape[0] for im in images)
     tiles = []
     for i, im in enumerate(images):
@@ -118,10 +180,7 @@ def make_panel(images: Sequence[np.ndarray],
             interpolation=cv2.INTER_NEAREST)
         im = np.ascontiguousarray(im)
         if titles is not None:
-            cv2.putText(im, str(titles[i]), (3, 14), cv2.FONT_HERSHEY_SIMPLEX,
-                        0.45, (255, 255, 255), 2, cv2.LINE_AA)
-            cv2.putText(im, str(titles[i]), (3, 14), cv2.FONT_HERSHEY_SIMPLEX,
-                        0.45, (0, 0, 0), 1, cv2.LINE_AA)
+            draw_title(im, str(titles[i]))
         tiles.append(im)
         tiles.append(np.full((height, 2, 3), 255, np.uint8))
     return np.concatenate(tiles[:-1], axis=1)
