@@ -109,40 +109,43 @@ TITLE_MARGIN = 3  # pixels between a title and the tile border
 def fit_title(text: str,
               width: int,
               max_scale: float = 0.45,
-              min_scale: float = 0.3) -> Tuple[List[str], float]:
+              min_scale: float = 0.3,
+              max_lines: int = 2) -> Tuple[List[str], float]:
     """Lines and font scale so that ``text`` fits a ``width``-pixel tile.
 
     The font shrinks from ``max_scale`` to ``min_scale``; if the text is
-    still too wide it is wrapped at spaces, and a word wider than the tile
-    is cut with ``'..'``. Every returned line is at most
-    ``width - 2 * TITLE_MARGIN`` pixels wide (outline included).
+    still too wide it is wrapped at spaces into at most ``max_lines`` lines,
+    and what still does not fit is cut with ``'..'``. Every returned line is
+    at most ``width - 2 * TITLE_MARGIN`` pixels wide (outline included).
 
     Returns:
         tuple[list[str], float]: The lines and the font scale.
     """
     avail = max(1, width - 2 * TITLE_MARGIN - 2)  # 2: the white outline
 
-    def fits(line, scale):
+    def fits(line):
         return cv2.getTextSize(line, TITLE_FONT, scale, 1)[0][0] <= avail
 
+    def cut(line):
+        while line and not fits(line + '..'):
+            line = line[:-1]
+        return line.rstrip() + '..'
+
     scale = max_scale
-    while scale > min_scale + 1e-9 and not fits(text, scale):
+    while scale > min_scale + 1e-9 and not fits(text):
         scale = round(scale - 0.05, 2)
-    if fits(text, scale):
+    if fits(text):
         return [text], scale
-    lines = []
-    for word in text.split():
-        while not fits(word, scale) and len(word) > 1:
-            cut = len(word) - 1
-            while cut > 1 and not fits(word[:cut] + '..', scale):
-                cut -= 1
-            word = word[:cut] + '..'
-            if cut <= 1:
-                break
-        if lines and fits(f'{lines[-1]} {word}', scale):
-            lines[-1] = f'{lines[-1]} {word}'
-        else:
-            lines.append(word)
+    lines: List[str] = []
+    words = text.split()
+    while words and len(lines) < max_lines - 1:
+        line = words.pop(0)
+        while words and fits(f'{line} {words[0]}'):
+            line = f'{line} {words.pop(0)}'
+        lines.append(line if fits(line) else cut(line))
+    if words:
+        rest = ' '.join(words)
+        lines.append(rest if fits(rest) else cut(rest))
     return lines, scale
 
 

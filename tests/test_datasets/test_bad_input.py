@@ -496,7 +496,16 @@ def test_semseg_without_label_paths_fails_when_built(nyu_frame, tmp_path):
         assert not isinstance(e.value, BadSampleError)
         msg = str(e.value)
         assert msg.startswith(ann) and 'with_semseg=True' in msg
-        assert '4 of 4 samples have none' in msg
+        assert 'none of the 4 samples has one' in msg
+    # partly labelled: built with a warning; the unlabelled line is a bad
+    # sample (named, skippable)
+    ann = _list(tmp_path,
+                (nyu_frame['rgb'], nyu_frame['depth'], nyu_frame['label']),
+                (nyu_frame['rgb'], nyu_frame['depth']))
+    with _LogCapture() as messages:
+        ds = _dataset(ann, False, num_classes=13)
+    assert any('1 of 4 samples have no semseg_path' in m for m in messages)
+    _expect(lambda: ds[1], nyu_frame['rgb'], 'sample has no semseg_path')
 
 
 def test_semseg_embed_rejects_id_equal_to_num_classes():

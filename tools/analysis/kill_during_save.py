@@ -74,18 +74,17 @@ def main():
     ]
     print(f'{"delay s":>8} | {"killed at":>9} | last_checkpoint -> '
           f'{"complete":>8} | next --resume')
-    started_from = None
     results = []
     for trial, delay in enumerate(args.delays):
         resume = ['--resume'] if osp.isdir(args.work_dir) else []
         proc = subprocess.Popen(base + resume + options, cwd=args.repo,
                                 env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
-        target, out = None, []
+        target, out, started_from = None, [], 'scratch'
         for line in proc.stdout:
             out.append(line)
             if 'Resuming from' in line or 'Auto resumed from' in line:
-                started_from = line.strip().split(' from ')[-1]
+                started_from = line.strip().split(' from ')[-1].split()[0]
             if 'Saving checkpoint at' in line:
                 k = int(line.split('Saving checkpoint at ')[1].split()[0])
                 if target is None:
