@@ -256,7 +256,8 @@ class BaseRGBDSelfSupervisor(BaseModel):
             (k, v.detach()) for k, v in log_vars.items())  # scalars
         if dist.is_available() and dist.is_initialized() and \
                 dist.get_world_size() > 1 and log_vars:
-            values = torch.stack(list(log_vars.values()))  # (K, )
+            values = torch.stack(
+                [v.float() for v in log_vars.values()])  # (K, )
             dist.all_reduce(values)
             values = values / dist.get_world_size()
             log_vars = OrderedDict(zip(log_vars, values.unbind(0)))
