@@ -258,3 +258,21 @@ def test_resume_warns_about_what_cannot_continue(small_config, straight,
         'to train' in log
     assert 'was written by 2 processes and this run has 1' in log
     assert 'RNG states are not restored' in log
+
+
+def test_last_checkpoint_resolution(tmp_path):
+    """Relative to the work dir; an absolute path of another (copied-from)
+    work dir falls back to the file of the same name here; a missing file is
+    named."""
+    work = tmp_path / 'work'
+    work.mkdir()
+    assert find_resume_checkpoint(str(work)) is None  # nothing saved yet
+    (work / 'iter_4.pth').write_bytes(b'x')
+    (work / 'last_checkpoint').write_text('iter_4.pth')
+    assert find_resume_checkpoint(str(work)) == str(work / 'iter_4.pth')
+    original = tmp_path / 'original' / 'iter_4.pth'  # MMEngine's format
+    (work / 'last_checkpoint').write_text(str(original))
+    assert find_resume_checkpoint(str(work)) == str(work / 'iter_4.pth')
+    (work / 'last_checkpoint').write_text('iter_8.pth')
+    with pytest.raises(FileNotFoundError, match='names iter_8.pth'):
+        find_resume_checkpoint(str(work))
