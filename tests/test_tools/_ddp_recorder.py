@@ -1,10 +1,10 @@
 """Test plugin: records what every DDP rank draws and logs, per iteration.
 
-Imported by the DDP tests through ``custom_imports``; the hook writes
-``<work_dir>/record_rank<R>.json`` with, per iteration: the dataset indices of
-the rank's samples, an md5 per sample and modality of the visible mask, an
-md5 of the global torch generator state, the local loss, the loss that is
-back-propagated and the logged (all-reduced) loss.
+Imported by tests/test_tools/test_dist_ddp.py through ``custom_imports``;
+the hook writes ``<work_dir>/record_rank<R>.json`` with, per iteration: the
+dataset indices of the rank's samples, an md5 per sample and modality of the
+visible mask, an md5 of the global torch generator state, the local loss,
+the loss that is back-propagated and the logged (all-reduced) loss.
 """
 import hashlib
 import json

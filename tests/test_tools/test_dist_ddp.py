@@ -12,7 +12,6 @@ import os
 import os.path as osp
 import re
 import runpy
-import socket
 import subprocess
 import sys
 import uuid
@@ -22,6 +21,9 @@ import torch
 from mmengine.logging import MessageHub
 
 from mmrgbd.utils import safe_load
+
+from test_train_tools import _env as tool_env  # same folder
+from test_train_tools import _free_port
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 HERE = osp.dirname(osp.abspath(__file__))
@@ -54,19 +56,9 @@ custom_hooks = [dict(type='DDPRecorderHook')]
 
 
 def _env():
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        [ROOT, HERE, env.get('PYTHONPATH', '')])
-    env['OMP_NUM_THREADS'] = '1'
-    env['MKL_NUM_THREADS'] = '1'
-    env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env['PATH']
+    env = tool_env()
+    env['PYTHONPATH'] = HERE + os.pathsep + env['PYTHONPATH']  # recorder
     return env
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _run(cmd, env):
