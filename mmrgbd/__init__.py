@@ -1,9 +1,16 @@
 """mmrgbd: self-supervised RGB-D and image+LiDAR pre-training for OpenMMLab."""
-import mmcv
-import mmengine
-from mmengine.utils import digit_version
+import os
 
-from .version import __version__, version_info
+# OpenCV reads this switch when it first decodes an EXR file; synthetic depth
+# is often stored as .exr. Set it before mmcv imports cv2 (a user's explicit
+# value, e.g. 0, is kept).
+os.environ.setdefault('OPENCV_IO_ENABLE_OPENEXR', '1')
+
+import mmcv  # noqa: E402
+import mmengine  # noqa: E402
+from mmengine.utils import digit_version  # noqa: E402
+
+from .version import __version__, version_info  # noqa: E402
 
 mmcv_minimum_version = '2.0.0'
 mmcv_maximum_version = '2.2.0'

@@ -42,6 +42,18 @@ def _isolate_default_scope():
     DefaultScope._instance_dict.update(before)
 
 
+@pytest.fixture(autouse=True)
+def _isolate_message_hub():
+    """Drop the MessageHub instances a test creates (runners built in-process
+    publish e.g. ``base_seed`` and ``iter``, which change how later tests'
+    models draw masks)."""
+    from mmengine.logging import MessageHub
+    before = dict(MessageHub._instance_dict)
+    yield
+    MessageHub._instance_dict.clear()
+    MessageHub._instance_dict.update(before)
+
+
 def pytest_configure(config):
     """One torch thread per test process: the machine has 2 cores, and
     oversubscribed OpenMP threads made steps 10-20x slower under load."""

@@ -17,18 +17,19 @@
 #   PYTHON       interpreter for the single-process case (default python).
 #   PORT, TORCHRUN, NNODES, ...  as tools/dist_train.sh.
 #
-# Stage 2 gets the checkpoint stage 1 finished with (the path mmengine's
-# CheckpointHook records in <stage-1 work dir>/last_checkpoint) as
+# Stage 2 gets the checkpoint stage 1 finished with (the path mmrgbd's
+# CheckpointHook records in <stage-1 work dir>/last_checkpoint, relative to
+# that work dir) as
 #   --cfg-options model.stage1_checkpoint=<path>
 # which is the only place a stage-2 config names it: the algorithm loads the
 # student encoders (and Progressive's frozen teacher) from it when the model
 # is built and stops with an error naming the file and the missing keys if it
-# does not fit. The file is your own runner checkpoint and is read through
-# mmrgbd.utils.trusted_checkpoint_loading (it holds more than weights).
+# does not fit. The file is read with torch.load(weights_only=True) (nothing
+# in it is executed; see mmrgbd/utils/checkpoint.py).
 # The equivalent pair of commands:
 #   python tools/train.py STAGE1_CONFIG --work-dir work_dirs/s1
 #   python tools/train.py STAGE2_CONFIG --work-dir work_dirs/s2 \
-#       --cfg-options model.stage1_checkpoint=$(cat work_dirs/s1/last_checkpoint)
+#       --cfg-options model.stage1_checkpoint=work_dirs/s1/$(cat work_dirs/s1/last_checkpoint)
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
@@ -66,7 +67,7 @@ train() {  # CONFIG WORK_DIR [args...]
 }
 
 if [ "${SKIP_STAGE1:-0}" = "1" ] && [ -f "$WORK1/last_checkpoint" ]; then
-    echo "[two-stage] SKIP_STAGE1=1: reusing $(cat "$WORK1/last_checkpoint")"
+    echo "[two-stage] SKIP_STAGE1=1: reusing $WORK1/$(cat "$WORK1/last_checkpoint")"
 else
     echo "[two-stage] stage 1: $STAGE1_CONFIG -> $WORK1"
     train "$STAGE1_CONFIG" "$WORK1" \
@@ -78,6 +79,10 @@ if [ ! -f "$WORK1/last_checkpoint" ]; then
     exit 1
 fi
 STAGE1_CKPT="$(cat "$WORK1/last_checkpoint")"
+case "$STAGE1_CKPT" in
+    /*) ;;                                  # absolute (MMEngine's format)
+    *) STAGE1_CKPT="$WORK1/$STAGE1_CKPT" ;;  # relative to the work dir
+esac
 if [ ! -f "$STAGE1_CKPT" ]; then
     echo "[two-stage] error: stage-1 checkpoint $STAGE1_CKPT not found" >&2
     exit 1

@@ -5,8 +5,8 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 
-from mmrgbd.engine.runner import RGBDRunner, setup_distributed_for_device
-from mmrgbd.registry import RUNNERS
+from mmrgbd.engine.runner import build_runner, setup_distributed_for_device
+from mmrgbd.utils import unsafe_checkpoint_loading
 
 
 def parse_args():
@@ -27,6 +27,11 @@ def parse_args():
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
         help='job launcher')
+    parser.add_argument(
+        '--unsafe-load',
+        action='store_true',
+        help='unpickle CHECKPOINT fully: RUNS ANY CODE STORED IN THE FILE; '
+        'only for legacy files you trust completely')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
@@ -56,11 +61,9 @@ def main():
         cfg.test_evaluator.append(
             dict(type='DumpResults', out_file_path=args.out))
     setup_distributed_for_device(cfg, args.launcher)
-    if 'runner_type' in cfg:
-        runner = RUNNERS.build(cfg)
-    else:
-        runner = RGBDRunner.from_cfg(cfg)
-    metrics = runner.test()
+    with unsafe_checkpoint_loading(args.unsafe_load):
+        runner = build_runner(cfg)
+        metrics = runner.test()
     print(metrics)
 
 

@@ -9,8 +9,7 @@
 # Override it on the command line with
 #   --cfg-options model.stage1_checkpoint=work_dirs/.../epoch_20.pth
 # (tools/pretrain_two_stage.sh runs stage 1 and passes its last checkpoint).
-# The file is a runner checkpoint you wrote yourself, read through the
-# trusted loader (mmrgbd.utils.trusted_checkpoint_loading).
+# The runner checkpoint is read weights-only (nothing in it is executed).
 # Resuming stage 2 needs no stage-1 file:
 #   --resume --cfg-options model.stage1_checkpoint=None
 # Ablations: model.loss_weights.rgb=0 (without the RGB task);

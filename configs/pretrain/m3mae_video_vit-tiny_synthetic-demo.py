@@ -68,4 +68,4 @@ default_hooks = dict(
 # Panels show the first frame of each clip (reconstruction_panel).
 custom_hooks = [dict(type='ReconstructionVisualizationHook', interval=100)]
 log_processor = dict(by_epoch=False)
-randomness = dict(seed=0)
+randomness = dict(seed=0, diff_rank_seed=True)

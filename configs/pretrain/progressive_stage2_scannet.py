@@ -8,8 +8,8 @@
 # it initialises the student encoders AND the teacher when the model is
 # built; a missing or incompatible file fails then (file + missing keys).
 #   --cfg-options model.stage1_checkpoint=work_dirs/.../epoch_300.pth
-# (tools/pretrain_two_stage.sh passes stage 1's last checkpoint). It is your
-# own runner checkpoint, read through mmrgbd.utils.trusted_checkpoint_loading.
+# (tools/pretrain_two_stage.sh passes stage 1's last checkpoint). The runner
+# checkpoint is read weights-only (nothing in it is executed).
 # The teacher is saved in the stage-2 checkpoints, so resuming needs no
 # stage-1 file: --resume --cfg-options model.stage1_checkpoint=None
 # Ablations (paper Tables 6, 7, 9): model.noise_mode='none' (no noise),

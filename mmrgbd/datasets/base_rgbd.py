@@ -43,6 +43,15 @@ class BaseRGBDDataset(BaseDataset):
     Pipeline entries given as dicts are built in the ``mmrgbd`` scope, so
     ``type='LoadRGBDFromFiles'`` works whatever the current default scope.
 
+    When the data list is loaded, a ``LoadRGBDFromFiles`` of the pipeline
+    that needs ``semseg_path`` (``with_semseg=True``) or ``depth_path``
+    (``with_depth=True``) is checked against the entries: a list where no
+    entry has the path is a configuration error, raised (``ValueError``)
+    when the dataset is built instead of failing every sample; a list where
+    some entries lack it gets a warning. A dataset whose
+    ``metainfo`` has ``classes`` puts ``num_classes`` into every sample, so
+    ``LoadRGBDFromFiles`` checks label ids against it.
+
     The base class reads MMEngine's standard annotation format (a JSON /
     pickle file with ``metainfo`` and ``data_list``); datasets with another
     layout override :meth:`load_data_list`.
@@ -94,7 +103,54 @@ class BaseRGBDDataset(BaseDataset):
             info['depth_unit'] = self.depth_unit
         if info.get('depth_source') is None:
             info['depth_source'] = self.depth_source
+        classes = self.metainfo.get('classes')
+        if info.get('num_classes') is None and classes:
+            info['num_classes'] = len(classes)
         return info
+
+    def filter_data(self) -> List[dict]:
+        """``BaseDataset.filter_data``, then check the paths the pipeline
+        needs.
+
+        A ``LoadRGBDFromFiles`` with ``with_semseg=True`` (or
+        ``with_depth=True``) on a data list where **no** entry has
+        ``semseg_path`` (``depth_path``) is a configuration error. When only
+        some entries lack it, a warning says how many (each of them raises a
+        ``BadSampleError`` when loaded, skippable with
+        ``skip_bad_samples=True``).
+
+        Raises:
+            ValueError: No entry has a path the pipeline needs.
+        """
+        from .transforms.loading import LoadRGBDFromFiles
+        data_list = super().filter_data()
+        loaders = [
+            t for t in getattr(self.pipeline, 'transforms', [])
+            if isinstance(t, LoadRGBDFromFiles)
+        ]
+        where = self.ann_file or type(self).__name__
+        for t in loaders:
+            needs = [key for key, flag in (('depth_path', 'with_depth'),
+                                           ('semseg_path', 'with_semseg'))
+                     if getattr(t, flag, False)]
+            for key in needs:
+                lacking = sum(info.get(key) is None for info in data_list)
+                flag = key.replace('_path', '')
+                if data_list and lacking == len(data_list):
+                    raise ValueError(
+                        f'{where}: {type(t).__name__}(with_{flag}=True) '
+                        f'needs {key}, but none of the {len(data_list)} '
+                        f'samples has one; give the {flag} files in the '
+                        f'data list or set with_{flag}=False')
+                if lacking:
+                    print_log(
+                        f'{where}: {lacking} of {len(data_list)} samples '
+                        f'have no {key} but the pipeline loads {flag} '
+                        f'(with_{flag}=True); they raise BadSampleError '
+                        '(skip_bad_samples=True skips them)',
+                        logger='current',
+                        level=logging.WARNING)
+        return data_list
 
     def prepare_data(self, idx: int):
         """Run the pipeline on the idx-th sample.

@@ -127,7 +127,8 @@ def check_sample(results: dict) -> dict:
         BadSampleError: The message starts with the offending file and names
             the problem: wrong dtype / shape, RGB and depth (or label) sizes
             that differ, NaN / inf or negative depth, ``depth_valid`` that
-            disagrees with ``depth > 0``, an unknown ``depth_unit``, an empty
+            disagrees with ``depth > 0``, depth without any valid pixel (per
+            frame), an unknown ``depth_unit``, an empty
             or non-finite point cloud, or non-finite / malformed
             ``intrinsics``, ``cam2world`` or ``lidar2img``.
     """
@@ -181,6 +182,15 @@ def check_sample(results: dict) -> dict:
             raise BadSampleError(
                 path, f'depth_valid disagrees with depth > 0 at {disagree} '
                 'pixels (invalid pixels must hold 0)')
+        per_frame = valid.reshape(-1, valid.shape[-2] * valid.shape[-1])
+        empty = np.flatnonzero(~per_frame.any(axis=1))  # (T, H*W) -> ids
+        if empty.size:
+            where = '' if valid.ndim == 2 else \
+                f' in frames {empty[:10].tolist()}'
+            raise BadSampleError(
+                path, f'depth has no valid pixel{where} (all zero or '
+                'invalid): a wrong depth_unit, max_depth or a broken '
+                'converter? Such a frame adds nothing to a depth loss')
         unit = results.get('depth_unit')
         if unit is not None and unit not in DEPTH_ENCODINGS:
             raise BadSampleError(

@@ -273,8 +273,27 @@ def read_bytes(path: Union[str, Path],
 
 
 def _imdecode_unchanged(content: bytes, path: str) -> np.ndarray:
-    """Decode image bytes with cv2, keeping depth and channels."""
-    img = cv2.imdecode(np.frombuffer(content, np.uint8), cv2.IMREAD_UNCHANGED)
+    """Decode image bytes with cv2, keeping depth and channels.
+
+    OpenCV's own errors (e.g. a disabled or missing codec such as OpenEXR)
+    become a :class:`BadSampleError` naming the file, never a bare
+    ``cv2.error``. ``import mmrgbd`` enables OpenCV's EXR codec
+    (``OPENCV_IO_ENABLE_OPENEXR=1`` unless set otherwise).
+    """
+    try:
+        img = cv2.imdecode(
+            np.frombuffer(content, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        detail = next((ln for ln in lines if 'error:' in ln),
+                      lines[0] if lines else 'cv2.error')
+        hint = ''
+        if path.lower().endswith('.exr'):
+            hint = ('; OpenEXR decoding needs OPENCV_IO_ENABLE_OPENEXR=1 set '
+                    'before cv2 is first imported (import mmrgbd sets it) '
+                    'and an OpenCV build with OpenEXR')
+        raise BadSampleError(
+            path, f'cannot be decoded by OpenCV ({detail}){hint}') from None
     if img is None:
         raise BadSampleError(
             path, 'cannot be decoded as an image (corrupt or unsupported)')

@@ -1,5 +1,5 @@
 """Drawing helpers shared by the dataset browser and the reconstruction hook."""
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -101,10 +101,75 @@ def draw_points_on_image(rgb, points, lidar2img, radius: int = 1,
     return img
 
 
+#: font of the tile titles
+TITLE_FONT = cv2.FONT_HERSHEY_SIMPLEX
+TITLE_MARGIN = 3  # pixels between a title and the tile border
+
+
+def fit_title(text: str,
+              width: int,
+              max_scale: float = 0.45,
+              min_scale: float = 0.3,
+              max_lines: int = 2) -> Tuple[List[str], float]:
+    """Lines and font scale so that ``text`` fits a ``width``-pixel tile.
+
+    The font shrinks from ``max_scale`` to ``min_scale``; if the text is
+    still too wide it is wrapped at spaces into at most ``max_lines`` lines,
+    and what still does not fit is cut with ``'..'``. Every returned line is
+    at most ``width - 2 * TITLE_MARGIN`` pixels wide (outline included).
+
+    Returns:
+        tuple[list[str], float]: The lines and the font scale.
+    """
+    avail = max(1, width - 2 * TITLE_MARGIN - 2)  # 2: the white outline
+
+    def fits(line):
+        return cv2.getTextSize(line, TITLE_FONT, scale, 1)[0][0] <= avail
+
+    def cut(line):
+        while line and not fits(line + '..'):
+            line = line[:-1]
+        return line.rstrip() + '..'
+
+    scale = max_scale
+    while scale > min_scale + 1e-9 and not fits(text):
+        scale = round(scale - 0.05, 2)
+    if fits(text):
+        return [text], scale
+    lines: List[str] = []
+    words = text.split()
+    while words and len(lines) < max_lines - 1:
+        line = words.pop(0)
+        while words and fits(f'{line} {words[0]}'):
+            line = f'{line} {words.pop(0)}'
+        lines.append(line if fits(line) else cut(line))
+    if words:
+        rest = ' '.join(words)
+        lines.append(rest if fits(rest) else cut(rest))
+    return lines, scale
+
+
+def draw_title(im: np.ndarray, text: str) -> np.ndarray:
+    """Write ``text`` in the top-left corner of ``im`` so that it fits."""
+    lines, scale = fit_title(text, im.shape[1])
+    (_, line_h), baseline = cv2.getTextSize('Ag', TITLE_FONT, scale, 1)
+    y = TITLE_MARGIN + line_h
+    for line in lines:
+        for colour, thick in (((255, 255, 255), 2), ((0, 0, 0), 1)):
+            cv2.putText(im, line, (TITLE_MARGIN, y), TITLE_FONT, scale,
+                        colour, thick, cv2.LINE_AA)
+        y += line_h + baseline + 1
+    return im
+
+
 def make_panel(images: Sequence[np.ndarray],
                titles: Optional[Sequence[str]] = None,
                height: Optional[int] = None) -> np.ndarray:
-    """Place RGB images side by side (resized to one height) with titles."""
+    """Place RGB images side by side (resized to one height) with titles.
+
+    Each title is fitted into its own tile (:func:`fit_title`): it never
+    runs into the next tile.
+    """
     height = height or max(im.shape[0] for im in images)
     tiles = []
     for i, im in enumerate(images):
@@ -118,10 +183,7 @@ def make_panel(images: Sequence[np.ndarray],
             interpolation=cv2.INTER_NEAREST)
         im = np.ascontiguousarray(im)
         if titles is not None:
-            cv2.putText(im, str(titles[i]), (3, 14), cv2.FONT_HERSHEY_SIMPLEX,
-                        0.45, (255, 255, 255), 2, cv2.LINE_AA)
-            cv2.putText(im, str(titles[i]), (3, 14), cv2.FONT_HERSHEY_SIMPLEX,
-                        0.45, (0, 0, 0), 1, cv2.LINE_AA)
+            draw_title(im, str(titles[i]))
         tiles.append(im)
         tiles.append(np.full((height, 2, 3), 255, np.uint8))
     return np.concatenate(tiles[:-1], axis=1)

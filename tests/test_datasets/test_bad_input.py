@@ -349,3 +349,174 @@ def test_entry_unit_overrides_dataset(tiny_pairs):
     out = ds[0]
     assert out['depth_unit'] == 'tum' and out['depth_source'] == 'filled'
     assert out['depth'][0, 0] == np.float32(1000 / 5000)
+
+
+# ------------------------------------------------ real frames, bad lines
+NYU13 = tuple(f'class{i}' for i in range(13))
+
+
+class _LogCapture:
+    """Collect the warnings the current MMLogger gets."""
+
+    def __enter__(self):
+        self.logger = MMLogger.get_instance(f'bad_{uuid.uuid4().hex}')
+        self.handler = _ListHandler()
+        self.logger.addHandler(self.handler)
+        return self.handler.messages
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self.handler)
+
+
+@pytest.fixture
+def nyu_frame(samples_dir, tmp_path):
+    """The real NYUv2 frame, its depth (mm) and its NYU-13 label crop."""
+    demo = samples_dir / 'nyuv2_rcnn_depth_demo'
+    label = cv2.imread(
+        str(demo / 'nyuv2-meta-data_test_labels_13/new_nyu_class13_1407.png'),
+        cv2.IMREAD_UNCHANGED)[45:470, 40:600]  # aligned with the crop
+    assert label.max() <= 13
+    label_path = tmp_path / 'label13.png'
+    cv2.imwrite(str(label_path), label)
+    return dict(rgb=str(demo / 'demo-data/images.png'),
+                depth=str(demo / 'demo-data/depth.png'),
+                label=str(label_path), label_array=label)
+
+
+def _list(tmp_path, good, bad_line, n_good=3):
+    """A list of ``n_good`` good lines with ``bad_line`` at index 1."""
+    lines = [' '.join(good)] * n_good
+    lines.insert(1, ' '.join(bad_line))
+    path = tmp_path / f'list_{uuid.uuid4().hex[:6]}.txt'
+    path.write_text('\n'.join(lines) + '\n')
+    return str(path)
+
+
+def _dataset(ann_file, skip, with_semseg=True, **load):
+    from mmrgbd.datasets import RGBDListDataset
+    return RGBDListDataset(
+        ann_file=ann_file,
+        depth_unit=load.pop('depth_unit', 'mm'),
+        skip_bad_samples=skip,
+        metainfo=load.pop('metainfo', None),
+        pipeline=[
+            dict(type='LoadRGBDFromFiles', with_semseg=with_semseg,
+                 reduce_zero_label=with_semseg, **load)
+        ])
+
+
+def _bad_then_skipped(ann_file, bad_path, problem, **kwargs):
+    """Index 1 raises naming ``bad_path``; with skipping it is replaced."""
+    _expect(lambda: _dataset(ann_file, False, **kwargs)[1], bad_path,
+            problem)
+    ds = _dataset(ann_file, True, **kwargs)
+    np.random.seed(0)
+    with _LogCapture() as messages:
+        sample = ds[1]
+    assert sample['depth_valid'].any()  # a good sample was served instead
+    assert ds.num_skipped >= 1
+    assert any(bad_path in m and problem in m for m in messages)
+
+
+@pytest.mark.parametrize('raw_id', [14, 50])
+def test_label_ids_beyond_num_classes(nyu_frame, tmp_path, raw_id):
+    """Raw 14 is 13 after reduce_zero_label: == num_classes, out of range
+    (the backbone's old check let it through to the loss)."""
+    label = nyu_frame['label_array'].copy()
+    label[100:110, 200:220] = raw_id
+    bad = tmp_path / f'label_{raw_id}.png'
+    cv2.imwrite(str(bad), label)
+    ann = _list(tmp_path,
+                (nyu_frame['rgb'], nyu_frame['depth'], nyu_frame['label']),
+                (nyu_frame['rgb'], nyu_frame['depth'], str(bad)))
+    problem = f'200 pixels have class ids [{raw_id - 1}]'
+    # num_classes given to the loader, or from the dataset's classes
+    _bad_then_skipped(ann, str(bad), problem, num_classes=13)
+    _bad_then_skipped(ann, str(bad), problem, metainfo=dict(classes=NYU13))
+    ok = _dataset(ann, False, num_classes=13)[0]['semseg']
+    assert set(np.unique(ok)) <= set(range(13)) | {255}
+
+
+def test_exr_depth(nyu_frame, tmp_path):
+    metres = cv2.imread(nyu_frame['depth'],
+                        cv2.IMREAD_UNCHANGED).astype(np.float32) / 1000
+    good = tmp_path / 'depth_m.exr'
+    assert cv2.imwrite(str(good), metres)  # import mmrgbd enabled OpenEXR
+    nan = metres.copy()
+    nan[:20, :40] = np.nan
+    bad = tmp_path / 'depth_nan.exr'
+    cv2.imwrite(str(bad), nan)
+    ann = _list(tmp_path, (nyu_frame['rgb'], str(good)),
+                (nyu_frame['rgb'], str(bad)))
+    depth = _dataset(ann, False, with_semseg=False, depth_unit='m')[0]['depth']
+    np.testing.assert_allclose(depth, metres, rtol=1e-6)
+    _bad_then_skipped(ann, str(bad), '800 NaN', with_semseg=False,
+                      depth_unit='m')
+
+
+def test_opencv_errors_name_the_file(tmp_path, monkeypatch):
+    """A codec OpenCV refuses (e.g. OpenEXR disabled) gives a
+    BadSampleError naming the file, never a bare cv2.error."""
+    from mmrgbd.datasets import depth_io
+    path = tmp_path / 'd.exr'
+    assert cv2.imwrite(str(path), np.ones((8, 8), np.float32))
+
+    def refuse(*args):
+        raise cv2.error('OpenCV(4.11.0) grfmt_exr.cpp:103: error: (-213:The '
+                        'function/feature is not implemented) imread_(\'\'): '
+                        'OpenEXR codec is disabled.')
+
+    monkeypatch.setattr(depth_io.cv2, 'imdecode', refuse)
+    err = _expect(lambda: read_depth(path, 'm'), path, 'cannot be decoded')
+    assert 'OpenEXR codec is disabled' in err.problem
+    assert 'OPENCV_IO_ENABLE_OPENEXR=1' in err.problem
+
+
+def test_all_zero_depth(nyu_frame, tmp_path):
+    zero = tmp_path / 'depth_zero.png'
+    cv2.imwrite(str(zero), np.zeros((425, 560), np.uint16))
+    ann = _list(tmp_path, (nyu_frame['rgb'], nyu_frame['depth']),
+                (nyu_frame['rgb'], str(zero)))
+    _bad_then_skipped(ann, str(zero), 'depth has no valid pixel',
+                      with_semseg=False)
+    # a clip: the empty frame is named
+    depth = np.ones((3, 4, 5), np.float32)
+    depth[1] = 0
+    _expect(lambda: check_sample(dict(depth=depth, depth_valid=depth > 0,
+                                      depth_path='clip.png')),
+            'clip.png', 'no valid pixel in frames [1]')
+
+
+def test_semseg_without_label_paths_fails_when_built(nyu_frame, tmp_path):
+    ann = _list(tmp_path, (nyu_frame['rgb'], nyu_frame['depth']),
+                (nyu_frame['rgb'], nyu_frame['depth']))
+    for skip in (False, True):  # a configuration error: never retried
+        with pytest.raises(ValueError) as e:
+            _dataset(ann, skip, num_classes=13)
+        assert not isinstance(e.value, BadSampleError)
+        msg = str(e.value)
+        assert msg.startswith(ann) and 'with_semseg=True' in msg
+        assert 'none of the 4 samples has one' in msg
+    # partly labelled: built with a warning; the unlabelled line is a bad
+    # sample (named, skippable)
+    ann = _list(tmp_path,
+                (nyu_frame['rgb'], nyu_frame['depth'], nyu_frame['label']),
+                (nyu_frame['rgb'], nyu_frame['depth']))
+    with _LogCapture() as messages:
+        ds = _dataset(ann, False, num_classes=13)
+    assert any('1 of 4 samples have no semseg_path' in m for m in messages)
+    _expect(lambda: ds[1], nyu_frame['rgb'], 'sample has no semseg_path')
+
+
+def test_semseg_embed_rejects_id_equal_to_num_classes():
+    """The backbone's own check: id == num_classes is out of range too."""
+    import torch
+
+    from mmrgbd.models.backbones.patch_embeds import SemsegPatchEmbed
+    embed = SemsegPatchEmbed(num_classes=13, embed_dims=8, patch_size=4,
+                             downsample=1)
+    ok = torch.full((1, 1, 8, 8), 12)
+    ok[..., :4, :] = 255
+    assert embed(ok)[0].shape == (1, 4, 8)
+    with pytest.raises(ValueError, match=r'\[13\] are outside \[0, 13\)'):
+        embed(torch.full((1, 1, 8, 8), 13))

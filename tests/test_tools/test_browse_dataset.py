@@ -113,3 +113,41 @@ train_dataloader = dict(dataset=dict(
     h = changed.shape[0]
     assert changed[h // 2:].mean() > 5 * changed[:h // 4].mean()
     assert changed.mean() > 0.02
+
+
+@pytest.mark.parametrize('title', [
+    'depth (3% invalid)', '|err| mean 0.036', 'given depth (20%)',
+    'a_very_long_single_word_title_without_spaces'
+])
+def test_titles_fit_their_tiles(title):
+    from mmrgbd.visualization import fit_title, make_panel
+    width = 80
+    black = np.zeros((60, width, 3), np.uint8)
+    panel = make_panel([black, black], [title, 'x'])
+    first = panel[:, :width]
+    lines, scale = fit_title(title, width)
+    for line in lines:
+        w = cv2.getTextSize(line, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0]
+        assert w <= width - 8
+    # no text pixel in the tile's last columns: nothing is cut at the edge
+    assert not first[:, -3:].any()
+    assert first[:, :width - 3].any()  # but the title is drawn
+    # every word that fits is kept whole (wrapped, not cut)
+    if ' ' in title:
+        assert ' '.join(lines) == title
+
+
+def test_default_output_dir_is_under_work_dirs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = osp.join(ROOT, 'configs/pretrain/mask3d_vit-tiny_synthetic-demo.py')
+    argv = sys.argv
+    sys.argv = [TOOL, cfg, '--num', '1', '--cfg-options',
+                'train_dataloader.dataset.img_size=(60,80)']
+    try:
+        runpy.run_path(TOOL, run_name='__main__')
+    finally:
+        sys.argv = argv
+    assert os.listdir(tmp_path) == ['work_dirs']
+    assert os.listdir(tmp_path / 'work_dirs' / 'browse') == [
+        'sample_0000.png'
+    ]

@@ -110,16 +110,17 @@ def test_export_files_are_weights_only(exported, simipu_ckpt):
 
 
 def test_export_loader_rules(converter, simipu_ckpt, tmp_path):
-    # a runner checkpoint is refused by the weights-only path ...
-    with pytest.raises(RuntimeError, match='trusted_checkpoint_loading'):
-        converter.export(simipu_ckpt['path'],
-                         str(tmp_path / 'x'),
-                         weights_only=True)
-    assert not list(tmp_path.iterdir())
+    # a file holding other pickled objects is refused, naming it ...
+    evil = tmp_path / 'evil.pth'
+    torch.save(dict(state_dict={}, meta=dict(obj=converter.argparse.Namespace(
+        a=1))), evil)
+    with pytest.raises(RuntimeError, match='evil.pth: refused'):
+        converter.export(str(evil), str(tmp_path / 'x'))
+    assert not (tmp_path / 'x_mvxnet.pth').exists()
     # ... and a plain state dict is read weights-only
     plain = tmp_path / 'plain.pth'
     torch.save({'img_backbone.conv1.weight': torch.ones(2, 3, 1, 1)}, plain)
-    out = converter.export(str(plain), str(tmp_path / 'y'), weights_only=True)
+    out = converter.export(str(plain), str(tmp_path / 'y'))
     sd = torch.load(out['fcos3d'], weights_only=True)['state_dict']
     assert list(sd) == ['backbone.conv1.weight']
     # wrong prefix: the error names the file and the top-level modules

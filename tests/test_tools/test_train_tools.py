@@ -94,3 +94,84 @@ def test_train_then_resume_and_amp_fallback(tmp_path):
         '--cfg-options', 'test_dataloader.dataset.num_samples=4'
     ])
     assert 'recon/rmse' in proc.stdout and 'recon/abs_rel' in proc.stdout
+
+
+def _train_tool():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'train_tool', osp.join(ROOT, 'tools/train.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _merged(tool, *argv):
+    from mmengine.config import Config
+    saved = sys.argv
+    sys.argv = ['train.py', CONFIG, *argv]
+    try:
+        args = tool.parse_args()
+    finally:
+        sys.argv = saved
+    return tool.merge_args(Config.fromfile(CONFIG), args)
+
+
+def test_auto_scale_lr_on_a_config_without_a_base(tmp_path):
+    """--auto-scale-lr used to set the flag on a copy (a silent no-op)."""
+    from mmengine.logging import MessageHub
+
+    from mmrgbd.engine.runner import RGBDRunner
+    tool = _train_tool()
+    cfg, _ = _merged(tool, '--auto-scale-lr', '--work-dir', str(tmp_path),
+                     '--cfg-options', 'train_dataloader.batch_size=16')
+    # the demo sets no base: its own batch of 8 on one process is the base
+    assert cfg.auto_scale_lr == dict(enable=True, base_batch_size=8)
+    hubs = dict(MessageHub._instance_dict)
+    try:
+        runner = RGBDRunner.from_cfg(cfg)
+        optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
+        runner.scale_lr(optim_wrapper, runner.auto_scale_lr)
+    finally:
+        MessageHub._instance_dict.clear()
+        MessageHub._instance_dict.update(hubs)
+    assert optim_wrapper.param_groups[0]['lr'] == pytest.approx(2e-3)
+    # a config's own base is kept
+    cfg, _ = _merged(tool, '--auto-scale-lr', '--cfg-options',
+                     'auto_scale_lr.base_batch_size=4')
+    assert cfg.auto_scale_lr == dict(enable=True, base_batch_size=4)
+
+
+def test_overriding_max_iters_stretches_the_schedule():
+    from mmengine.optim import OptimWrapper
+    from mmengine.registry import PARAM_SCHEDULERS
+    tool = _train_tool()
+    cfg, changes = _merged(tool, '--cfg-options', 'train_cfg.max_iters=40')
+    linear, cosine = cfg.param_scheduler
+    assert (linear.begin, linear.end) == (0, 3)  # 50 of 600 -> 3 of 40
+    assert (cosine.begin, cosine.end, cosine.T_max) == (3, 40, 37)
+    assert cfg.default_hooks.checkpoint.interval == 40
+    assert len(changes) == 3
+    # the LR now runs the whole schedule: warm-up, peak, cosine to eta_min
+    param = torch.nn.Parameter(torch.zeros(1))
+    optim = OptimWrapper(torch.optim.AdamW([param], lr=1e-3))
+    schedulers = [
+        PARAM_SCHEDULERS.build(dict(s, optimizer=optim))
+        for s in cfg.param_scheduler
+    ]
+    lrs = []
+    for _ in range(40):
+        lrs.append(optim.param_groups[0]['lr'])
+        for s in schedulers:
+            s.step()
+    assert lrs[0] == pytest.approx(1e-5)
+    assert max(lrs) > 6e-4 and lrs[-1] < 2e-5
+    # explicit schedule overrides win; --keep-schedule keeps everything
+    cfg, _ = _merged(tool, '--cfg-options', 'train_cfg.max_iters=40',
+                     'default_hooks.checkpoint.interval=5')
+    assert cfg.default_hooks.checkpoint.interval == 5
+    cfg, changes = _merged(tool, '--keep-schedule', '--cfg-options',
+                           'train_cfg.max_iters=40')
+    assert changes == [] and cfg.param_scheduler[1].end == 600
+    # a 1-iteration run keeps a valid schedule (empty parts are dropped)
+    cfg, _ = _merged(tool, '--cfg-options', 'train_cfg.max_iters=1')
+    assert [(s.begin, s.end) for s in cfg.param_scheduler] == [(0, 1)]

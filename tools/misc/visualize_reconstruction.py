@@ -1,5 +1,7 @@
 # Reconstruct one RGB-D frame with a trained masked model and save the panel:
 #   python tools/misc/visualize_reconstruction.py CONFIG CKPT --rgb X --depth Y --depth-unit mm
+# The panel goes to work_dirs/visualize_reconstruction/ unless --out is given.
+# CKPT is loaded without running code from it (mmrgbd.utils.checkpoint).
 import argparse
 import os
 import os.path as osp
@@ -12,7 +14,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
 from mmrgbd.registry import MODELS
-from mmrgbd.utils import trusted_checkpoint_loading
+from mmrgbd.utils import unsafe_checkpoint_loading
 from mmrgbd.visualization.reconstruction import reconstruction_panel
 
 
@@ -27,11 +29,25 @@ def parse_args():
         required=True,
         help='depth encoding of --depth (mm, tum, sunrgbd, kinect_disparity, '
         '0.1mm, m)')
-    parser.add_argument('--out', default='reconstruction.png')
+    parser.add_argument(
+        '--out',
+        default=None,
+        help='output PNG (default: work_dirs/visualize_reconstruction/'
+        '<config>_<rgb file>.png)')
     parser.add_argument('--seed', type=int, default=0, help='mask seed')
     parser.add_argument(
+        '--unsafe-load',
+        action='store_true',
+        help='unpickle a legacy CKPT fully: RUNS ANY CODE STORED IN THE '
+        'FILE; only for files you trust completely')
+    parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction, help='overrides')
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.out is None:
+        name = (f'{osp.splitext(osp.basename(args.config))[0]}_'
+                f'{osp.splitext(osp.basename(args.rgb))[0]}.png')
+        args.out = osp.join('work_dirs', 'visualize_reconstruction', name)
+    return args
 
 
 def build_pipeline(cfg, depth_unit):
@@ -52,9 +68,11 @@ def main():
         cfg.merge_from_dict(args.cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmrgbd'))
     model = MODELS.build(cfg.model)
-    # the user's own training checkpoint (message hub, meta): full objects
-    with trusted_checkpoint_loading():
-        load_checkpoint(model, args.checkpoint, map_location='cpu')
+    try:
+        with unsafe_checkpoint_loading(args.unsafe_load):
+            load_checkpoint(model, args.checkpoint, map_location='cpu')
+    except (RuntimeError, FileNotFoundError) as e:  # names the file
+        raise SystemExit(f'ERROR: cannot load {args.checkpoint}: {e}')
     model.eval()
     pipeline = build_pipeline(cfg, args.depth_unit)
     data = pipeline(dict(rgb_path=args.rgb, depth_path=args.depth))

@@ -22,8 +22,14 @@ the pre-training size). Encoders without a global token (Mask3D) need
 target config must set and fails (exit status 1) on any missing, unused or
 wrongly shaped key. Details: :mod:`mmrgbd.models.utils.export`.
 
-A runner checkpoint pickles more than tensors; it is the user's own training
-output and is read as trusted unless ``--weights-only`` is given.
+Nothing in the source file is executed: weight files and runner checkpoints
+load with ``torch.load(weights_only=True)`` plus an allow-list of the
+checkpoint bookkeeping classes (:mod:`mmrgbd.utils.checkpoint`); other pickled
+objects are refused. ``--unsafe-load`` unpickles a legacy file fully (it runs
+any code stored in it: only for files from a source you trust completely).
+The printed config block (with ``num_heads`` read from the runner
+checkpoint's config, or ``--num-heads``) can be pasted into the target config
+as shown.
 
 Examples::
 
@@ -67,8 +73,15 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
                         help='mmseg: fold the patch bias into pos_embed '
                         '(for patch_bias=False, mmseg\'s default) or keep it '
                         '(for patch_bias=True)')
+    parser.add_argument('--num-heads', type=int, default=None,
+                        help='pre-training num_heads for the printed config '
+                        '(default: read from the runner checkpoint)')
+    parser.add_argument('--unsafe-load', action='store_true',
+                        help='unpickle a legacy SRC fully: RUNS ANY CODE '
+                        'STORED IN THE FILE; only for files you trust '
+                        'completely')
     parser.add_argument('--weights-only', action='store_true',
-                        help='refuse checkpoints that need full unpickling')
+                        help=argparse.SUPPRESS)  # always on; kept for scripts
     return parser.parse_args(argv)
 
 
@@ -76,15 +89,17 @@ def main(argv: Optional[list] = None) -> int:
     """Run the export; exits with status 1 on a conversion problem."""
     from mmrgbd.models.utils.export import (ExportError, export_vit,
                                             read_img_size, summary)
+    from mmrgbd.utils import unsafe_checkpoint_loading
     args = parse_args(argv)
     try:
-        meta = export_vit(args.src, args.dst, args.target, args.modality,
-                          read_img_size(args.img_size), args.src_prefix,
-                          args.src_grid, args.patch_bias, args.weights_only)
+        with unsafe_checkpoint_loading(args.unsafe_load):
+            meta = export_vit(args.src, args.dst, args.target, args.modality,
+                              read_img_size(args.img_size), args.src_prefix,
+                              args.src_grid, args.patch_bias, args.num_heads)
     except (ExportError, RuntimeError, FileNotFoundError) as e:
         print(f'ERROR: cannot export {args.src}: {e}', file=sys.stderr)
         raise SystemExit(1)
-    print(summary(meta))
+    print(summary(meta, args.dst))
     print(f'saved {args.dst}')
     return 0
 

@@ -16,13 +16,12 @@ Use them as the whole model's ``init_cfg=dict(type='Pretrained',
 checkpoint=...)`` (see ``configs/downstream/``); the other parts of the
 detector are reported as missing keys and keep their own initialisation.
 
-The input is read with :func:`mmrgbd.utils.load_weights`
-(``weights_only=True``). A runner checkpoint (``epoch_N.pth``) also pickles
-message-hub state and config objects and is refused by that loader; since it is
-the user's own training output it is then re-read inside
-:func:`mmrgbd.utils.trusted_checkpoint_loading` (full unpickling) unless
-``--weights-only`` is given. Never pass checkpoints of unknown origin without
-``--weights-only``.
+The input is read with :func:`mmrgbd.utils.safe_load`
+(``torch.load(weights_only=True)`` plus the allow-listed bookkeeping classes
+of runner checkpoints), so nothing in the file is executed; a file holding
+other pickled objects is refused with its name. ``--unsafe-load`` unpickles a
+legacy file fully (it runs any code stored in it: only for files from a
+source you trust completely).
 
 The exported ResNet keeps the ``style`` (``'pytorch'`` or ``'caffe'``) and the
 input normalisation it was pre-trained with; the downstream config must set
@@ -48,34 +47,22 @@ EXPORTS = OrderedDict([
 ])
 
 
-def load_simipu_checkpoint(path: str, weights_only: bool = False) -> dict:
-    """Read a SimIPU checkpoint on CPU.
+def load_simipu_checkpoint(path: str) -> dict:
+    """Read a SimIPU checkpoint on CPU without running code from it.
 
     Args:
         path (str): Weight file or runner checkpoint.
-        weights_only (bool): Refuse files that need full unpickling.
 
     Returns:
         dict: The loaded object.
 
     Raises:
         FileNotFoundError: The file does not exist.
-        RuntimeError: The file is not weights-only and ``weights_only`` is
-            True.
+        UnsafeCheckpointError: The file holds other pickled objects (the
+            message names the file).
     """
-    from mmrgbd.utils import load_weights, trusted_checkpoint_loading
-    from mmrgbd.utils.checkpoint import load_local_checkpoint
-    try:
-        return load_weights(path, map_location='cpu')
-    except RuntimeError:
-        if weights_only:
-            raise
-    print(
-        f'{path} is a full runner checkpoint; loading it as trusted '
-        '(your own training output; use --weights-only to refuse)',
-        file=sys.stderr)
-    with trusted_checkpoint_loading():
-        return load_local_checkpoint(path, map_location='cpu')
+    from mmrgbd.utils import safe_load
+    return safe_load(path, map_location='cpu')
 
 
 def get_state_dict(ckpt: dict, path: str = '<checkpoint>') -> dict:
@@ -134,8 +121,7 @@ def extract_image_encoder(
 
 def export(src: str,
            out_prefix: str,
-           src_prefix: str = 'img_backbone.',
-           weights_only: bool = False) -> Dict[str, str]:
+           src_prefix: str = 'img_backbone.') -> Dict[str, str]:
     """Write the MVX-Net and FCOS3D weight files.
 
     Args:
@@ -143,12 +129,11 @@ def export(src: str,
         out_prefix (str): Output path prefix; ``_mvxnet.pth`` /
             ``_fcos3d.pth`` are appended.
         src_prefix (str): Prefix of the image encoder in the checkpoint.
-        weights_only (bool): See :func:`load_simipu_checkpoint`.
 
     Returns:
         dict[str, str]: ``{'mvxnet': path, 'fcos3d': path}``.
     """
-    ckpt = load_simipu_checkpoint(src, weights_only=weights_only)
+    ckpt = load_simipu_checkpoint(src)
     encoder = extract_image_encoder(get_state_dict(ckpt, src), src_prefix, src)
     out_dir = osp.dirname(osp.abspath(out_prefix))
     if not osp.isdir(out_dir):
@@ -183,17 +168,26 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
         '--src-prefix',
         default='img_backbone.',
         help='prefix of the image encoder in the SimIPU state dict')
-    parser.add_argument('--weights-only',
+    parser.add_argument('--unsafe-load',
                         action='store_true',
-                        help='refuse checkpoints that need full unpickling')
+                        help='unpickle a legacy SRC fully: RUNS ANY CODE '
+                        'STORED IN THE FILE; only for files you trust '
+                        'completely')
+    parser.add_argument('--weights-only', action='store_true',
+                        help=argparse.SUPPRESS)  # always on; kept for scripts
     return parser.parse_args(argv)
 
 
 def main(argv: Optional[list] = None) -> None:
     """Run the export and print the written files."""
+    from mmrgbd.utils import unsafe_checkpoint_loading
     args = parse_args(argv)
-    written = export(args.src, args.out_prefix, args.src_prefix,
-                     args.weights_only)
+    try:
+        with unsafe_checkpoint_loading(args.unsafe_load):
+            written = export(args.src, args.out_prefix, args.src_prefix)
+    except (RuntimeError, FileNotFoundError) as e:
+        print(f'ERROR: cannot export {args.src}: {e}', file=sys.stderr)
+        raise SystemExit(1)
     for name, path in written.items():
         print(f'{name}: {path}')
 

@@ -8,10 +8,16 @@
 # so its stored scale does not matter. 'mm' reads the uint16 values / 1000.
 dataset_type = 'RGBDListDataset'
 data_root = 'data/imagenet_pseudo/'
-# semseg pseudo labels: 133 COCO panoptic classes (model.num_classes)
+# semseg pseudo labels: 133 COCO panoptic classes (model.num_classes); ids
+# outside [0, 133) other than 255 raise a BadSampleError naming the file.
+semseg_num_classes = 133
 
 train_pipeline = [
-    dict(type='LoadRGBDFromFiles', depth_unit='mm', with_semseg=True),
+    dict(
+        type='LoadRGBDFromFiles',
+        depth_unit='mm',
+        with_semseg=True,
+        num_classes=semseg_num_classes),
     dict(
         type='RGBDRandomResizedCrop',
         size=224,

@@ -6,6 +6,8 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # mmrgbd's CheckpointHook (AtomicCheckpointHook): atomic saves, RNG
+    # states for exact --resume
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
@@ -24,4 +26,8 @@ log_processor = dict(window_size=10, by_epoch=True)
 log_level = 'INFO'
 load_from = None
 resume = False
-randomness = dict(seed=0, deterministic=False)
+# diff_rank_seed: every DDP rank seeds its global generators with seed + rank,
+# so noise and dropout differ between ranks (the sampler still shards one
+# shared order). Masks are drawn per sample from (seed, iteration, sample
+# index), see BaseRGBDSelfSupervisor.generate_mask.
+randomness = dict(seed=0, diff_rank_seed=True, deterministic=False)

@@ -21,4 +21,4 @@ default_hooks = dict(
         type='CheckpointHook', by_epoch=False, interval=max_iters,
         max_keep_ckpts=1))
 log_processor = dict(by_epoch=False)
-randomness = dict(seed=0)
+randomness = dict(seed=0, diff_rank_seed=True)

@@ -76,6 +76,12 @@ class LoadRGBDFromFiles(BaseTransform):
         reduce_zero_label (bool): As in MMSegmentation: raw 0 becomes
             ``ignore_index`` and every other id is decreased by 1 (applied
             before ``semseg_map``).
+        num_classes (int, optional): Number of classes K. Loaded labels
+            (after ``reduce_zero_label`` / ``semseg_map``) must be in
+            ``[0, K)`` or ``ignore_index``, else a ``BadSampleError`` names
+            the label file. Defaults to ``results['num_classes']``, which
+            :class:`BaseRGBDDataset` sets from its ``metainfo['classes']``;
+            without either, ids are not checked here.
         ignore_index (int): Label of unlabelled pixels.
         nonfinite (str): NaN / inf in float depth files: ``'error'`` or
             ``'invalid'``.
@@ -92,6 +98,7 @@ class LoadRGBDFromFiles(BaseTransform):
                  semseg_map: Optional[Union[Mapping[int, int],
                                             Sequence[int]]] = None,
                  reduce_zero_label: bool = False,
+                 num_classes: Optional[int] = None,
                  ignore_index: int = 255,
                  nonfinite: str = 'error',
                  max_depth: Optional[float] = None,
@@ -109,6 +116,9 @@ class LoadRGBDFromFiles(BaseTransform):
         self._lut = None if semseg_map is None else build_label_lut(
             semseg_map, ignore_index)
         self.reduce_zero_label = reduce_zero_label
+        if num_classes is not None and int(num_classes) < 1:
+            raise ValueError(f'num_classes must be >= 1, got {num_classes}')
+        self.num_classes = num_classes
         self.ignore_index = ignore_index
         self.nonfinite = nonfinite
         self.max_depth = max_depth
@@ -139,6 +149,22 @@ class LoadRGBDFromFiles(BaseTransform):
             mapped[in_table] = self._lut[label[in_table]]
             label = mapped
         return label
+
+    def _check_label_range(self, label: np.ndarray, path: str,
+                           num_classes: int) -> None:
+        """Raise if an id is outside ``[0, num_classes)`` and not ignored."""
+        bad = (label != self.ignore_index) & ((label < 0) |
+                                              (label >= num_classes))
+        if bad.any():
+            ids = np.unique(label[bad])
+            raise BadSampleError(
+                path, f'{int(bad.sum())} pixels have class ids '
+                f'{ids[:10].tolist()} (after reduce_zero_label='
+                f'{self.reduce_zero_label}'
+                f'{", semseg_map" if self._lut is not None else ""}) outside '
+                f'[0, {num_classes}) and not ignore_index='
+                f'{self.ignore_index}; check num_classes, reduce_zero_label '
+                'and the label file')
 
     def transform(self, results: dict) -> dict:
         """Load the files named in ``results`` and validate the sample.
@@ -180,7 +206,13 @@ class LoadRGBDFromFiles(BaseTransform):
                 raise BadSampleError(
                     results['rgb_path'], 'sample has no semseg_path (set '
                     'with_semseg=False)')
-            results['semseg'] = self._load_semseg(results['semseg_path'])
+            label = self._load_semseg(results['semseg_path'])
+            num_classes = self.num_classes if self.num_classes is not None \
+                else results.get('num_classes')
+            if num_classes is not None:
+                self._check_label_range(label, results['semseg_path'],
+                                        int(num_classes))
+            results['semseg'] = label
         for key in ('intrinsics', 'cam2world', 'lidar2img'):
             if results.get(key) is not None:
                 try:
@@ -200,5 +232,6 @@ class LoadRGBDFromFiles(BaseTransform):
                 f'with_depth={self.with_depth}, '
                 f'with_semseg={self.with_semseg}, '
                 f'reduce_zero_label={self.reduce_zero_label}, '
+                f'num_classes={self.num_classes}, '
                 f'ignore_index={self.ignore_index}, '
                 f'nonfinite={self.nonfinite!r}, max_depth={self.max_depth})')

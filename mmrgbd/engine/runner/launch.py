@@ -42,3 +42,17 @@ def setup_distributed_for_device(cfg, launcher: str) -> None:
         warnings.warn('AmpOptimWrapper needs CUDA; training in fp32.')
         cfg.optim_wrapper.type = 'OptimWrapper'
         cfg.optim_wrapper.pop('loss_scale', None)
+
+
+def build_runner(cfg):
+    """The runner of ``cfg``: ``cfg.runner_type`` if set, else RGBDRunner.
+
+    Args:
+        cfg (Config): The runner config (after
+            :func:`setup_distributed_for_device`).
+    """
+    from mmrgbd.registry import RUNNERS
+    from .rgbd_runner import RGBDRunner
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return RGBDRunner.from_cfg(cfg)

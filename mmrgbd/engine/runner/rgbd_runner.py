@@ -1,34 +1,105 @@
-"""Runner that loads its own checkpoints with full objects on torch >= 2.6."""
-from mmengine.runner import Runner
+"""MMEngine's Runner: safe loading, plain-words resume, a shared seed."""
+from mmengine.dist import get_rank
+from mmengine.runner import IterBasedTrainLoop, Runner
 
 from mmrgbd.registry import RUNNERS
-from mmrgbd.utils.checkpoint import trusted_checkpoint_loading
+from ..hooks.checkpoint_hook import find_resume_checkpoint
 
 
 @RUNNERS.register_module()
 class RGBDRunner(Runner):
-    """MMEngine ``Runner`` whose ``load_from`` / ``resume`` are trusted.
+    """MMEngine ``Runner`` used by ``tools/train.py`` and ``tools/test.py``.
 
-    Runner checkpoints pickle message-hub buffers, numpy arrays and the
-    config text, which ``torch.load(weights_only=True)`` (the default since
-    torch 2.6) refuses. Only these two entry points — the files the runner
-    wrote itself — are loaded with full objects; everything else (e.g.
-    ``init_cfg=dict(type='Pretrained')`` weights) stays weights-only. See
-    :mod:`mmrgbd.utils.checkpoint`.
+    * Every checkpoint (``load_from``, ``--resume``, ``init_cfg``) loads
+      through mmrgbd's loader (:mod:`mmrgbd.utils.checkpoint`):
+      ``weights_only=True`` with the checkpoint bookkeeping classes
+      allow-listed, so nothing in a file is executed. MMEngine's resume would
+      also *execute* a config text stored as ``meta['config']``; it is
+      dropped on load.
+    * ``--resume`` without a path reads ``last_checkpoint`` relative to the
+      work dir (:func:`~mmrgbd.engine.hooks.checkpoint_hook.
+      find_resume_checkpoint`) and says in plain words when there is nothing
+      to resume. Resuming warns when ``max_iters`` / ``max_epochs`` is not
+      beyond the checkpoint, or when the checkpoint was written by another
+      number of processes.
+    * The seed shared by all ranks (``randomness.seed`` before MMEngine adds
+      the rank for ``diff_rank_seed=True``) is published in the message hub
+      as ``base_seed``; :meth:`BaseRGBDSelfSupervisor.generate_mask` draws
+      each sample's mask from it, the iteration and the sample index.
     """
+
+    def __init__(self, *args, **kwargs):
+        self._resumed_meta = None
+        super().__init__(*args, **kwargs)
+        self.message_hub.update_info('base_seed', self._base_seed)
+
+    def set_randomness(self, seed, diff_rank_seed: bool = False,
+                       deterministic: bool = False) -> None:
+        """MMEngine's seeding; also records the seed shared by all ranks."""
+        super().set_randomness(seed, diff_rank_seed, deterministic)
+        self._base_seed = self._seed - get_rank() if diff_rank_seed \
+            else self._seed
+        hub = getattr(self, 'message_hub', None)
+        if hub is not None:  # on resume (in __init__ it is not built yet)
+            hub.update_info('base_seed', self._base_seed)
 
     def load_checkpoint(self, filename, map_location='cpu', strict=False,
                         revise_keys=[(r'^module.', '')]):
-        with trusted_checkpoint_loading():
-            return super().load_checkpoint(
-                filename, map_location=map_location, strict=strict,
-                revise_keys=revise_keys)
+        """Load as MMEngine does, without executing ``meta['config']``."""
+        checkpoint = super().load_checkpoint(
+            filename,
+            map_location=map_location,
+            strict=strict,
+            revise_keys=revise_keys)
+        meta = checkpoint.get('meta')
+        if isinstance(meta, dict):
+            meta.pop('config', None)  # Runner.resume would exec it
+            self._resumed_meta = meta
+        return checkpoint
+
+    def load_or_resume(self) -> None:
+        """Resolve ``--resume`` (auto) against the work dir, then load."""
+        if self._has_loaded:
+            return None
+        if self._resume and self._load_from is None:
+            path = find_resume_checkpoint(self.work_dir)
+            if path is None:
+                self.logger.warning(
+                    f'--resume: nothing to resume in {self.work_dir} (no '
+                    'last_checkpoint file: no checkpoint was saved there '
+                    'yet); training starts from scratch at iteration 0.')
+                self._resume = False
+            else:
+                self.logger.info(f'Resuming from {path} (the latest '
+                                 f'checkpoint of {self.work_dir}).')
+                self._load_from = path
+        return super().load_or_resume()
 
     def resume(self, filename, resume_optimizer=True,
                resume_param_scheduler=True, map_location='default'):
-        with trusted_checkpoint_loading():
-            return super().resume(
-                filename,
-                resume_optimizer=resume_optimizer,
-                resume_param_scheduler=resume_param_scheduler,
-                map_location=map_location)
+        """MMEngine's resume plus warnings about what cannot continue."""
+        super().resume(
+            filename,
+            resume_optimizer=resume_optimizer,
+            resume_param_scheduler=resume_param_scheduler,
+            map_location=map_location)
+        loop = self.train_loop
+        if isinstance(loop, IterBasedTrainLoop):
+            if self.iter >= loop.max_iters:
+                self.logger.warning(
+                    f'{filename} is at iteration {self.iter} but '
+                    f'train_cfg.max_iters={loop.max_iters}: nothing is left '
+                    'to train. Raise max_iters to continue training.')
+        elif self.epoch >= loop.max_epochs:
+            self.logger.warning(
+                f'{filename} is at epoch {self.epoch} but '
+                f'train_cfg.max_epochs={loop.max_epochs}: nothing is left '
+                'to train. Raise max_epochs to continue training.')
+        meta = self._resumed_meta or {}
+        saved = meta.get('world_size')
+        if saved is not None and saved != self.world_size:
+            self.logger.warning(
+                f'{filename} was written by {saved} processes and this run '
+                f'has {self.world_size}: the global batch size, the data '
+                'order and the number of batches already consumed differ, '
+                'so the run does not continue the original one exactly.')

@@ -1,8 +1,13 @@
 """Base class of the RGB-D self-supervised algorithms."""
-from typing import Dict, List, Optional, Tuple, Union
+import contextlib
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn as nn
+from mmengine.logging import MessageHub
 from mmengine.model import BaseModel, ModuleDict
 
 from mmrgbd.registry import MODELS, build_in_scope
@@ -23,6 +28,18 @@ def _build_modules(cfg) -> Optional[nn.Module]:
     return ModuleDict(
         {name: build_in_scope(MODELS, c)
          for name, c in cfg.items()})
+
+
+def sample_mask_seed(base_seed: int, iteration: int, sample_idx: int) -> int:
+    """Seed of one sample's mask: a hash of (seed, iteration, sample).
+
+    ``numpy.random.SeedSequence`` mixes the three numbers into a 63-bit seed
+    (well spread, unlike ``seed + idx``: neighbouring samples and steps get
+    unrelated masks).
+    """
+    seq = np.random.SeedSequence(
+        [int(base_seed) & 0xFFFFFFFF, int(iteration), int(sample_idx)])
+    return int(seq.generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
 @MODELS.register_module()
@@ -95,15 +112,67 @@ class BaseRGBDSelfSupervisor(BaseModel):
                       inputs: dict,
                       generator: Optional[torch.Generator] = None
                       ) -> Dict[str, torch.Tensor]:
-        """Visible masks ``{modality: (B, N) bool}`` from the masker."""
+        """Visible masks ``{modality: (B, N) bool}`` from the masker.
+
+        With an explicit ``generator`` the whole batch is drawn from it.
+        Otherwise, inside :meth:`forward` on samples from a dataset
+        (``sample_idx`` in their metainfo) under a runner that publishes
+        ``base_seed`` (:class:`~mmrgbd.engine.RGBDRunner`), every sample's
+        mask is drawn from its own generator seeded by
+        :func:`sample_mask_seed` ``(base_seed, iteration, sample_idx)``: a
+        pure function of the sample and the training step. Masks are then
+        the same whatever the world size, the rank, the per-process batch
+        size or a resume (1 process x batch 8 and 2 processes x batch 4 see
+        the same masks), and differ between ranks because their samples
+        differ. Without that context (direct calls, tools) the global torch
+        generator is used.
+        """
         x = self.encoder_inputs(inputs)
         batch_size = next(iter(x.values())).shape[0]
         device = next(iter(x.values())).device
-        return self.masker(
-            batch_size,
-            self.grid_sizes(inputs),
-            generator=generator,
-            device=device)
+        grids = self.grid_sizes(inputs)
+        seeds = None if generator is not None else self._sample_seeds()
+        if seeds is None or len(seeds) != batch_size:
+            return self.masker(
+                batch_size, grids, generator=generator, device=device)
+        per_sample = [
+            self.masker(
+                1,
+                grids,
+                generator=torch.Generator().manual_seed(seed),
+                device=device) for seed in seeds
+        ]
+        return {
+            m: torch.cat([v[m] for v in per_sample])  # (B, N_m)
+            for m in per_sample[0]
+        }
+
+    def _sample_seeds(self) -> Optional[List[int]]:
+        """Per-sample mask seeds of the current forward, or None."""
+        indices = getattr(self, '_mask_sample_indices', None)
+        if indices is None:
+            return None
+        hub = MessageHub.get_current_instance()
+        base_seed = hub.get_info('base_seed')
+        if base_seed is None:
+            return None
+        iteration = hub.get_info('iter') or 0
+        return [sample_mask_seed(base_seed, iteration, i) for i in indices]
+
+    @contextlib.contextmanager
+    def _mask_context(self, data_samples: Optional[Sequence]):
+        """Remember the samples' dataset indices during one forward."""
+        indices = None
+        if data_samples:
+            found = [getattr(ds, 'metainfo', {}).get('sample_idx')
+                     for ds in data_samples]
+            if all(i is not None for i in found):
+                indices = [int(i) for i in found]
+        self._mask_sample_indices = indices
+        try:
+            yield
+        finally:
+            self._mask_sample_indices = None
 
     def extract_feat(self,
                      inputs: dict,
@@ -165,11 +234,34 @@ class BaseRGBDSelfSupervisor(BaseModel):
         """
         if mode == 'tensor':
             return self.extract_feat(inputs)
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'predict':
-            return self.predict(inputs, data_samples)
+        with self._mask_context(data_samples):
+            if mode == 'loss':
+                return self.loss(inputs, data_samples)
+            if mode == 'predict':
+                return self.predict(inputs, data_samples)
         raise RuntimeError(f'Invalid mode "{mode}".')
+
+    def parse_losses(self, losses: Dict[str, torch.Tensor]
+                     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """MMEngine's loss parsing; logged values are means over ranks.
+
+        The returned loss (the one back-propagated) stays this rank's own;
+        DDP averages its gradients. The logged values are detached and
+        averaged over all ranks with one ``all_reduce``, so the log shows
+        the loss of the global batch (as far as every rank's loss is a mean
+        over the same number of elements), not rank 0's.
+        """
+        loss, log_vars = super().parse_losses(losses)
+        log_vars = OrderedDict(
+            (k, v.detach()) for k, v in log_vars.items())  # scalars
+        if dist.is_available() and dist.is_initialized() and \
+                dist.get_world_size() > 1 and log_vars:
+            values = torch.stack(
+                [v.float() for v in log_vars.values()])  # (K, )
+            dist.all_reduce(values)
+            values = values / dist.get_world_size()
+            log_vars = OrderedDict(zip(log_vars, values.unbind(0)))
+        return loss, log_vars
 
     def loss(self, inputs: dict,
              data_samples: Optional[List[RGBDDataSample]] = None

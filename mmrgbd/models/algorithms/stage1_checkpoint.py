@@ -21,8 +21,6 @@ import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.runner import CheckpointLoader
 
-from mmrgbd.utils import trusted_checkpoint_loading
-
 #: how many key names an error message lists
 _SHOW = 12
 
@@ -86,9 +84,8 @@ def read_stage1_state_dict(filename: str,
     """
     check_stage1_file(filename)
     try:
-        with trusted_checkpoint_loading():
-            ckpt = CheckpointLoader.load_checkpoint(
-                filename, map_location='cpu')
+        # mmrgbd's loader: weights_only, never runs code from the file
+        ckpt = CheckpointLoader.load_checkpoint(filename, map_location='cpu')
     except Exception as e:  # corrupt / not a torch file
         raise Stage1CheckpointError(
             filename, f'cannot be read as a checkpoint ({e!r})') from e

@@ -198,14 +198,16 @@ class SemsegPatchEmbed(BaseModule):
         grid = self.get_grid_size(x.shape[-2:])
         s = self.downsample
         x = x[:, ::s, ::s].long()  # (B, H/s, W/s)
-        x = torch.where(x == self.ignore_index,
-                        torch.full_like(x, self.num_classes), x)
-        if bool(((x < 0) | (x > self.num_classes)).any()):
-            bad = torch.unique(x[(x < 0) | (x > self.num_classes)])
+        out_of_range = (x != self.ignore_index) & ((x < 0) |
+                                                   (x >= self.num_classes))
+        if bool(out_of_range.any()):
+            bad = torch.unique(x[out_of_range])
             raise ValueError(
                 f'semseg labels {bad.tolist()[:10]} are outside [0, '
                 f'{self.num_classes}) and not ignore_index='
                 f'{self.ignore_index}')
+        x = torch.where(x == self.ignore_index,
+                        torch.full_like(x, self.num_classes), x)
         emb = self.class_embed(x).permute(0, 3, 1, 2)  # (B, E, H/s, W/s)
         tokens = self.projection(emb)  # (B, C, h, w)
         return tokens.flatten(2).transpose(1, 2), grid  # (B, h*w, C)

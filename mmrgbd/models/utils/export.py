@@ -78,9 +78,9 @@ Every export is checked against the state dict of the target module built
 (on the ``meta`` device) with the inferred architecture: a missing,
 unexpected or wrongly shaped key raises :class:`ExportError`.
 """
+import ast
 import math
 import os.path as osp
-import sys
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -113,38 +113,27 @@ class ExportError(RuntimeError):
 # ---------------------------------------------------------------------- #
 # reading the pre-training checkpoint
 # ---------------------------------------------------------------------- #
-def load_pretrain_checkpoint(path: str, weights_only: bool = False) -> dict:
-    """Read a pre-training checkpoint on CPU.
+def load_pretrain_checkpoint(path: str) -> dict:
+    """Read a pre-training checkpoint on CPU without running code from it.
 
-    The file is first read with :func:`mmrgbd.utils.load_weights`
-    (``weights_only=True``). A runner checkpoint also pickles message-hub
-    state and config objects and is refused by it; being the user's own
-    training output it is then re-read inside
-    :func:`mmrgbd.utils.trusted_checkpoint_loading`, unless ``weights_only``.
+    Weight files and runner checkpoints both load through
+    :func:`mmrgbd.utils.safe_load` (``weights_only=True`` plus the
+    allow-listed checkpoint bookkeeping classes); a file holding other
+    pickled objects is refused, naming the file.
 
     Args:
         path (str): Weights file or runner checkpoint.
-        weights_only (bool): Refuse files that need full unpickling.
 
     Returns:
         dict: The loaded object.
 
     Raises:
         FileNotFoundError: The file does not exist.
-        RuntimeError: ``weights_only`` and the file is not weights-only.
+        UnsafeCheckpointError: The file holds other pickled objects.
+        CheckpointReadError: The file is truncated or not a torch file.
     """
-    from mmrgbd.utils import load_weights, trusted_checkpoint_loading
-    from mmrgbd.utils.checkpoint import load_local_checkpoint
-    try:
-        return load_weights(path, map_location='cpu')
-    except RuntimeError:
-        if weights_only:
-            raise
-    print(f'{path} is a full runner checkpoint; loading it as trusted (your '
-          'own training output; pass weights_only / --weights-only to '
-          'refuse)', file=sys.stderr)
-    with trusted_checkpoint_loading():
-        return load_local_checkpoint(path, map_location='cpu')
+    from mmrgbd.utils import safe_load
+    return safe_load(path, map_location='cpu')
 
 
 def get_state_dict(ckpt,
@@ -473,12 +462,17 @@ def to_mmseg(sd: Dict[str, torch.Tensor], spec: dict, pos: torch.Tensor,
     return out
 
 
-def target_config(target: str, spec: dict, img_size: Sequence[int],
-                  patch_bias: str = 'fold') -> dict:
+def target_config(target: str,
+                  spec: dict,
+                  img_size: Sequence[int],
+                  patch_bias: str = 'fold',
+                  num_heads: Optional[int] = None) -> dict:
     """Backbone arguments the target config must use with the export.
 
-    ``num_heads`` cannot be read from weights and is not included; it must
-    be the pre-training one (``drop_*`` and ``norm_cfg`` eps likewise).
+    ``num_heads`` cannot be read from weights: it is included when given
+    (:func:`num_heads_from_checkpoint` reads it from a runner checkpoint's
+    config) and must be the pre-training one (``drop_*`` and ``norm_cfg``
+    eps likewise).
     """
     C = spec['embed_dims']
     with_cls = bool(spec['num_global_tokens'])
@@ -492,6 +486,8 @@ def target_config(target: str, spec: dict, img_size: Sequence[int],
             final_norm=spec['final_norm'], pre_norm=spec['pre_norm'],
             qkv_bias=spec['qkv_bias'],
             layer_scale_init_value=1e-5 if spec['layer_scale'] else 0.)
+        if num_heads is not None:
+            cfg['arch']['num_heads'] = int(num_heads)
         if not with_cls:
             # any out_type but 'cls_token'; 'avg_featmap' adds a new ln2
             cfg['out_type'] = 'featmap'
@@ -501,13 +497,16 @@ def target_config(target: str, spec: dict, img_size: Sequence[int],
                           f'{spec["feedforward_channels"]} is not a multiple '
                           f'of embed_dims {C} (mmseg uses an integer '
                           f'mlp_ratio)')
-    return dict(
+    cfg = dict(
         type='VisionTransformer', img_size=tuple(img_size),
         patch_size=spec['patch_size'], in_channels=spec['in_channels'],
         embed_dims=C, num_layers=spec['num_layers'],
         mlp_ratio=spec['feedforward_channels'] // C, with_cls_token=with_cls,
         final_norm=spec['final_norm'], pre_norm=spec['pre_norm'],
         qkv_bias=True, patch_bias=patch_bias == 'keep')
+    if num_heads is not None:
+        cfg['num_heads'] = int(num_heads)
+    return cfg
 
 
 def build_target(target: str, cfg: dict) -> torch.nn.Module:
@@ -524,7 +523,8 @@ def build_target(target: str, cfg: dict) -> torch.nn.Module:
         with torch.device('meta'):
             return VisionTransformer(**cfg)
     from mmseg.models.backbones import VisionTransformer
-    return VisionTransformer(num_heads=1, **cfg)
+    cfg['num_heads'] = 1
+    return VisionTransformer(**cfg)
 
 
 def check_keys(state_dict: Dict[str, torch.Tensor],
@@ -549,7 +549,8 @@ def convert_encoder(state_dict: Dict[str, torch.Tensor],
                     src_prefix: Optional[str] = None,
                     src_grid: Optional[Sequence[int]] = None,
                     patch_bias: str = 'fold',
-                    path: str = '<checkpoint>'
+                    path: str = '<checkpoint>',
+                    num_heads: Optional[int] = None
                     ) -> Tuple['OrderedDict[str, torch.Tensor]', dict]:
     """Convert one modality's encoder of a state dict to a target layout.
 
@@ -564,6 +565,8 @@ def convert_encoder(state_dict: Dict[str, torch.Tensor],
             ``pos_embed`` is not a fixed sin-cos.
         patch_bias (str): mmseg only, ``'fold'`` or ``'keep'``.
         path (str): Source name for messages and meta.
+        num_heads (int, optional): The pre-training number of heads, put
+            into the printed target config.
 
     Returns:
         tuple[OrderedDict, dict]: The exported keys (``backbone.``-prefixed
@@ -590,7 +593,8 @@ def convert_encoder(state_dict: Dict[str, torch.Tensor],
         out = to_mmpretrain(sd, spec, pos)
     else:
         out = to_mmseg(sd, spec, pos, patch_bias)
-    cfg = target_config(target, spec, pos_info['img_size'], patch_bias)
+    cfg = target_config(target, spec, pos_info['img_size'], patch_bias,
+                        num_heads)
     problems = check_keys(out, build_target(target, cfg))
     if any(problems.values()):
         raise ExportError(f'{path}: the {target} export does not match the '
@@ -623,9 +627,103 @@ def _plain(obj):
     return obj
 
 
-def summary(meta: dict) -> str:
-    """Human-readable summary of an export (what the config must set)."""
+def _config_literal(node):
+    """A config expression of literals and ``dict(...)`` calls as data.
+
+    Only literals, lists, tuples, dicts and ``dict(k=v)`` calls are read
+    (nothing is executed); anything else gives None.
+    """
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+            and node.func.id == 'dict' and not node.args:
+        return {kw.arg: _config_literal(kw.value)
+                for kw in node.keywords if kw.arg}
+    if isinstance(node, ast.Dict):
+        return {_config_literal(k): _config_literal(v)
+                for k, v in zip(node.keys, node.values) if k is not None}
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_config_literal(e) for e in node.elts]
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError):
+        return None
+
+
+def num_heads_from_checkpoint(ckpt) -> Optional[int]:
+    """The backbone's ``num_heads`` from a runner checkpoint's config text.
+
+    MMEngine stores the config as text in ``meta['cfg']``. It is parsed with
+    :mod:`ast` (never executed: the file may come from anywhere) and
+    ``model.backbone.arch`` is read; an arch name is looked up in
+    mmpretrain's ``VisionTransformer.arch_zoo``.
+
+    Returns:
+        int | None: None when the file has no such config (a weights file).
+    """
+    text = ckpt.get('meta', {}).get('cfg') if isinstance(ckpt, dict) else None
+    if not isinstance(text, str):
+        return None
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    model = None
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == 'model'
+                for t in stmt.targets):
+            model = _config_literal(stmt.value)
+    backbone = model.get('backbone') if isinstance(model, dict) else None
+    arch = backbone.get('arch', 'b') if isinstance(backbone, dict) else None
+    if isinstance(arch, dict):
+        heads = arch.get('num_heads')
+        return int(heads) if isinstance(heads, int) else None
+    if isinstance(arch, str):
+        from mmpretrain.models.backbones import VisionTransformer
+        zoo = VisionTransformer.arch_zoo.get(arch.lower())
+        return None if zoo is None else int(zoo['num_heads'])
+    return None
+
+
+def target_snippet(meta: dict, checkpoint: str) -> str:
+    """A config block to paste into the target config, as printed.
+
+    mmpretrain: ``arch`` is a complete dict with ``_delete_=True``, so it
+    replaces an ``arch='base'`` (or dict) of the ``_base_`` config; the head
+    gets ``in_channels``. mmseg: the backbone arguments and
+    ``pretrained=None``. A ``num_heads`` that is unknown (weights file
+    without config) is printed as ``None`` with a note.
+    """
+    from mmengine.config import Config
     cfg = dict(meta['backbone_cfg'])
+    cfg.pop('type')
+    cfg['img_size'] = tuple(cfg['img_size'])
+    if meta['target'] == 'mmpretrain':
+        arch = dict(_delete_=True, **cfg.pop('arch'))
+        arch.setdefault('num_heads', None)
+        backbone = dict(
+            arch=arch,
+            **cfg,
+            init_cfg=dict(type='Pretrained', checkpoint=checkpoint,
+                          prefix='backbone.'))
+        model = dict(backbone=backbone,
+                     head=dict(in_channels=arch['embed_dims']))
+    else:
+        cfg.setdefault('num_heads', None)
+        model = dict(
+            pretrained=None,
+            backbone=dict(
+                **cfg,
+                init_cfg=dict(type='Pretrained', checkpoint=checkpoint)))
+    return Config(dict(model=model)).pretty_text
+
+
+def summary(meta: dict, checkpoint: str = 'FILE') -> str:
+    """Human-readable summary of an export and the config block to paste.
+
+    Args:
+        meta (dict): The export's ``meta``.
+        checkpoint (str): The exported file, put into ``init_cfg``.
+    """
     lines = [
         f'exported {meta["modality"]!r} encoder ({meta["source_layout"]} '
         f'layout under {meta["source_prefix"]!r}) of {meta["source"]} as '
@@ -640,13 +738,14 @@ def summary(meta: dict) -> str:
             ' (added to the pos_embed grid rows; keep patch_bias=False)'
             if meta['patch_bias'] == 'fold' else
             ' (set patch_bias=True)'))
-        lines.append("use it as backbone.init_cfg=dict(type='Pretrained', "
-                     "checkpoint=FILE) and set model.pretrained=None")
-    else:
-        lines.append("use it as backbone.init_cfg=dict(type='Pretrained', "
-                     "checkpoint=FILE, prefix='backbone.')")
-    lines.append(f'backbone settings the config must match (plus the '
-                 f'pre-training num_heads): {cfg}')
+    lines.append(f'paste into your {meta["target"]} config (drop_* rates '
+                 'and norm eps as in pre-training):')
+    lines.append(target_snippet(meta, checkpoint))
+    cfg = meta['backbone_cfg']
+    if cfg.get('num_heads', cfg.get('arch', {}).get('num_heads')) is None:
+        lines.append('NOTE: num_heads is unknown (the source holds no '
+                     'runner config); pass --num-heads N (the pre-training '
+                     'value) or replace None above')
     return '\n'.join(lines)
 
 
@@ -658,7 +757,7 @@ def export_vit(src: str,
                src_prefix: Optional[str] = None,
                src_grid: Optional[Sequence[int]] = None,
                patch_bias: str = 'fold',
-               weights_only: bool = False) -> dict:
+               num_heads: Optional[int] = None) -> dict:
     """Read a pre-training checkpoint and write one exported encoder.
 
     Args:
@@ -670,15 +769,19 @@ def export_vit(src: str,
         src_prefix (str, optional): Backbone prefix in ``src``.
         src_grid (Sequence[int], optional): See :func:`convert_encoder`.
         patch_bias (str): See :func:`to_mmseg`.
-        weights_only (bool): Refuse runner checkpoints.
+        num_heads (int, optional): Pre-training heads; read from the runner
+            checkpoint's config when None.
 
     Returns:
         dict: The ``meta`` written with the weights.
     """
-    ckpt = load_pretrain_checkpoint(src, weights_only=weights_only)
+    ckpt = load_pretrain_checkpoint(src)
     state_dict = get_state_dict(ckpt, src)
+    if num_heads is None:
+        num_heads = num_heads_from_checkpoint(ckpt)
     out, meta = convert_encoder(state_dict, target, modality, img_size,
-                                src_prefix, src_grid, patch_bias, src)
+                                src_prefix, src_grid, patch_bias, src,
+                                num_heads)
     out_dir = osp.dirname(osp.abspath(dst))
     if not osp.isdir(out_dir):
         raise FileNotFoundError(f'output folder {out_dir} does not exist')
