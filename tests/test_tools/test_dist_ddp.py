@@ -169,12 +169,6 @@ def test_same_global_batch_same_masks(one_proc, two_procs):
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CPU (gloo) path')
-@pytest.mark.xfail(
-    strict=True,
-    reason='needs the masked reconstruction losses normalised over the '
-    'GLOBAL count of counted values across ranks (mmrgbd/models/losses/'
-    'utils.py, branch recipes): today each rank divides by its own count, '
-    'so the mean over ranks is not the loss of the global batch')
 def test_same_global_batch_same_losses(one_proc, two_procs):
     """Same samples, same masks, same initial weights: the losses and the
     trained weights agree within float tolerance.
