@@ -253,6 +253,44 @@ def test_intra_loss_matches_hand_computation(negatives):
     assert float(losses['loss_intra']) == pytest.approx(ref, rel=1e-4)
 
 
+def test_matching_uses_the_mirrored_transform(monkeypatch):
+    """View beta mirrored (det T < 0, as with a flipped image): the cost is
+    |T(l_a) - l_b| with the reflection, so an unshuffled beta = T(alpha)
+    (whose encoder picks the same points: use_xyz=False features and both
+    FPS variants ignore isometries) is matched point to point at cost 0; the
+    same T without the mirror is far off."""
+    captured = []
+    orig = simipu_mod.match_points
+
+    def spy(cost, matcher='hungarian'):
+        captured.append(cost.detach().clone())
+        return orig(cost, matcher)
+
+    monkeypatch.setattr(simipu_mod, 'match_points', spy)
+    inputs, samples = make_batch()
+    mirror = np.diag([1., -1., 1., 1.])
+    for b, ds in enumerate(samples):
+        rot = random_similarity(np.random.default_rng(b))
+        rot[:3, :3] /= np.cbrt(np.linalg.det(rot[:3, :3]))  # scale 1
+        mat = mirror @ rot
+        assert np.linalg.det(mat[:3, :3]) < 0
+        p = inputs['points'][b].double().numpy()
+        q = p.copy()
+        q[:, :3] = p[:, :3] @ mat[:3, :3].T + mat[:3, 3]
+        inputs['points_beta'][b] = torch.tensor(q, dtype=torch.float32)
+        ds.set_metainfo(dict(beta_transform=mat))
+    model = build(inter_weight=0.)
+    model.loss(inputs, samples)
+    cost = captured[0]  # (B, 32, 32)
+    rows, cols = orig(cost)
+    assert torch.equal(cols, rows)  # each location with its own image
+    assert cost.diagonal(dim1=1, dim2=2).max() < 0.01  # cdist round-off
+    for ds in samples:  # control: the rotation alone
+        ds.set_metainfo(dict(beta_transform=mirror @ ds.beta_transform))
+    model.loss(inputs, samples)
+    assert captured[1].diagonal(dim1=1, dim2=2).mean() > 1.
+
+
 def test_inter_loss_matches_hand_computation():
     model = build(intra_weight=0.)
     inputs, samples = make_batch()
