@@ -1,5 +1,8 @@
 # SimIPU ResNet-50 pre-training on KITTI (train + test, val excluded),
-# 100 epochs, 4 samples per GPU on 8 GPUs, hybrid SGD (image) / AdamW (LiDAR).
+# 100 epochs, 4 samples per GPU on 8 GPUs, hybrid SGD (image encoder and
+# projection heads, lr 0.03) / AdamW (point encoder, lr 1e-3), lr x0.99 per
+# epoch, the official KITTI recipe (projects/simipu/README.md lists what
+# still differs).
 #   bash tools/dist_train.sh configs/pretrain/simipu_r50_kitti.py 8
 #
 # Double fine-tuning: start the image encoder from a supervised ImageNet

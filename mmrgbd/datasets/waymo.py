@@ -234,6 +234,9 @@ class WaymoKITTIFormatDataset(BaseRGBDDataset):
         filter_points_in_image (bool): Drop points outside the camera view
             (inserts a :class:`FilterPointsInImage` into the pipeline, see
             :func:`ensure_points_in_image_filter`). Default True.
+        load_interval (int): Keep every ``load_interval``-th frame of the
+            list (mmdet3d's ``WaymoDataset(load_interval=...)``; SimIPU's
+            "full Waymo" is ``load_interval=5``). Default 1 (every frame).
         min_depth (float): Depth threshold of that filter (metres).
         depth_unit (str, optional): None (no depth maps).
         depth_source (str): Carried in the samples.
@@ -249,6 +252,7 @@ class WaymoKITTIFormatDataset(BaseRGBDDataset):
                  img_suffix: Optional[str] = None,
                  filter_points_in_image: bool = True,
                  min_depth: float = 1e-3,
+                 load_interval: int = 1,
                  depth_unit: Optional[str] = None,
                  depth_source: str = 'lidar',
                  **kwargs):
@@ -258,6 +262,10 @@ class WaymoKITTIFormatDataset(BaseRGBDDataset):
         self.img_suffix = img_suffix
         self.filter_points_in_image = filter_points_in_image
         self.min_depth = min_depth
+        if int(load_interval) < 1:
+            raise ValueError(
+                f'load_interval must be >= 1, got {load_interval}')
+        self.load_interval = int(load_interval)
         prefix = {
             'pts': f'{split}/velodyne',
             self.cam: f'{split}/image_{self.cam_index}'
@@ -293,7 +301,7 @@ class WaymoKITTIFormatDataset(BaseRGBDDataset):
         if not data_list:
             raise BadSampleError(self.ann_file or self.data_root,
                                  'no frames found')
-        return data_list
+        return data_list[::self.load_interval]
 
     def _load_from_infos(self) -> List[dict]:
         infos = fileio.load(self.ann_file)

@@ -165,8 +165,8 @@ def test_kitti_object_vis_projection_fraction(samples_dir):
         # the points kept project where the image is, with positive depth
         kept = FilterPointsInImage()(dict(out))['points']
         uv, depth = project_points(kept, out['lidar2img'])
-        assert (depth > 0).all() and (uv >= 0).all()
-        assert (uv[:, 0] < out['rgb'].shape[1]).all()
+        assert (depth > 0).all() and (uv >= -0.5).all()
+        assert (uv[:, 0] <= out['rgb'].shape[1] - 0.5).all()
 
 
 def test_info_pkl_matches_raw_calibration(samples_dir, tmp_path):
@@ -196,7 +196,10 @@ def test_info_pkl_matches_raw_calibration(samples_dir, tmp_path):
 
 
 def test_info_pkl_demo_points_all_in_view(samples_dir, tmp_path):
-    """The demo 000008 scan is pre-cropped to the camera view."""
+    """The demo 000008 scan is pre-cropped to the camera view (mmdet3d's
+    velodyne_reduced: the box [0, W] x [0, H]); the filter's image area is
+    [-0.5, W - 0.5] x [-0.5, H - 0.5] (pixel centres at integers), so only
+    the points in the half-pixel strip beyond the last pixel centres go."""
     demo = samples_dir / 'mmdet3d_kitti_demo'
     root = tmp_path / 'kitti'
     (root / 'training' / 'image_2').mkdir(parents=True)
@@ -216,7 +219,14 @@ def test_info_pkl_demo_points_all_in_view(samples_dir, tmp_path):
             ]))
     out = ds[0]
     assert out['num_points_before_filter'] == 17238
-    assert len(out['points']) == 17238
+    assert len(out['points']) == 17209
+    raw = np.fromfile(demo / '000008.bin', np.float32).reshape(-1, 4)
+    uv, depth = project_points(raw, out['lidar2img'])
+    h, w = out['rgb'].shape[:2]
+    assert (depth > 0).all() and (uv >= 0).all() and (uv[:, 0] <= w).all() \
+        and (uv[:, 1] <= h).all()  # all inside [0, W] x [0, H]
+    strip = (uv[:, 0] > w - 0.5) | (uv[:, 1] > h - 0.5)
+    assert strip.sum() == 17238 - 17209
     # P2 in the .txt file equals cam2img of the pkl
     p2 = np.loadtxt(demo / '000008.txt').reshape(4, 4)
     with open(demo / '000008.pkl', 'rb') as f:

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from mmrgbd.datasets.transforms import PackSimIPUInputs, SimIPUTwoView
+from mmrgbd.datasets import BadSampleError
+from mmrgbd.datasets.transforms import (PackSimIPUInputs, RGBDRandomFlip,
+                                        SimIPUTwoView)
 from mmrgbd.datasets.transforms.two_view import rotation_matrix
 from mmrgbd.registry import TRANSFORMS
 
@@ -101,8 +103,9 @@ def test_fixed_number_of_points_and_no_shuffle():
 
 def test_bad_input_and_arguments():
     t = SimIPUTwoView()
-    with pytest.raises(ValueError, match='empty point cloud.*a.bin'):
-        t({'points': np.zeros((0, 4), np.float32), 'points_path': 'a.bin'})
+    with pytest.raises(BadSampleError, match='a.bin: frame 7: empty point'):
+        t({'points': np.zeros((0, 4), np.float32), 'points_path': 'a.bin',
+           'frame_id': 7})
     with pytest.raises(ValueError, match=r'\(N, C\)'):
         t({'points': np.zeros((5, 2), np.float32)})
     with pytest.raises(ValueError, match='scale_range'):
@@ -113,6 +116,67 @@ def test_bad_input_and_arguments():
         SimIPUTwoView(up_axis=3)
     with pytest.raises(ValueError, match='num_points'):
         SimIPUTwoView(num_points=0)
+    with pytest.raises(ValueError, match='mirror'):
+        SimIPUTwoView(mirror='always')
+    with pytest.raises(ValueError, match='mirror probability'):
+        SimIPUTwoView(mirror=1.5)
+    with pytest.raises(KeyError, match='RGBDRandomFlip'):
+        SimIPUTwoView(mirror='image_flip')({'points': _cloud()})
+
+
+def test_rotation_about_a_centre_then_scale():
+    """Official order: rotate about c, scale about the origin, translate."""
+    np.random.seed(4)
+    c = np.array([35.2, 0., -1.])
+    t = SimIPUTwoView(rot_range=(0.5, 0.5), scale_range=(1.2, 1.2),
+                      translation_std=0., rot_center=c)
+    mat = t.sample_transform()
+    rot = rotation_matrix(2, 0.5)
+    p = np.array([[40., 3., 0.5], [0., 0., 0.], [35.2, 0., -1.]])
+    by_hand = 1.2 * ((p - c) @ rot.T + c)
+    assert np.allclose(p @ mat[:3, :3].T + mat[:3, 3], by_hand)
+    assert np.allclose(by_hand[2], 1.2 * c)  # the centre only scales
+
+
+@pytest.mark.parametrize('flip', [True, False])
+def test_view_beta_mirrored_exactly_with_the_image(flip):
+    """mirror='image_flip': beta gets y -> -y iff the image was flipped
+    horizontally (the official RandomFlip3D synced with the image), and T
+    holds the reflection so that beta == T(alpha[index])."""
+    np.random.seed(5)
+    points = _cloud()
+    results = {'points': points.copy(), 'rgb': np.zeros((8, 12, 3), np.uint8),
+               'lidar2img': np.eye(4)}
+    results = RGBDRandomFlip(prob=float(flip))(results)
+    t = SimIPUTwoView(rot_range=(0.3, 0.3), scale_range=(1., 1.),
+                      mirror='image_flip')
+    out = t(results)
+    mat, idx = out['beta_transform'], out['beta_index']
+    assert out['beta_mirror'] is flip
+    assert bool(np.linalg.det(mat[:3, :3]) < 0) is flip
+    expected = points[idx, :3].astype(np.float64) @ mat[:3, :3].T + mat[:3, 3]
+    assert np.allclose(out['points_beta'][:, :3], expected, atol=1e-4)
+    # the mirror is y -> -y applied after the yaw of 0.3 rad
+    rot = rotation_matrix(2, 0.3)
+    if flip:
+        rot = np.diag([1., -1., 1.]) @ rot
+    assert np.allclose(mat[:3, :3], rot)
+    # a vertical image flip does not mirror the LiDAR view
+    results = RGBDRandomFlip(prob=1., direction='vertical')(
+        {'points': points.copy(), 'rgb': np.zeros((8, 12, 3), np.uint8)})
+    assert not t(results)['beta_mirror']
+
+
+def test_independent_mirror_probability():
+    np.random.seed(6)
+    t = SimIPUTwoView(mirror=0.5)
+    dets = [np.linalg.det(t({'points': _cloud(20)})['beta_transform'][:3, :3])
+            for _ in range(200)]
+    frac = np.mean(np.array(dets) < 0)
+    assert 0.4 < frac < 0.6
+    assert not any(
+        np.linalg.det(SimIPUTwoView()({'points': _cloud(20)})
+                      ['beta_transform'][:3, :3]) < 0 for _ in range(20))
 
 
 def test_pack_carries_view_beta_and_transform():

@@ -82,9 +82,10 @@ def test_nuscenes_cam_front_projection(nus_dir, nus_info):
     # a sensible part of the 360-degree scan lands in the front image
     inside = points_in_image_mask(points, sample['lidar2img'], (900, 1600))
     assert 0.05 < inside.mean() < 0.2
-    hand_inside = ((depth_hand > 1e-3) & (uv_hand[:, 0] >= 0)
-                   & (uv_hand[:, 0] < 1600) & (uv_hand[:, 1] >= 0)
-                   & (uv_hand[:, 1] < 900))
+    # the image area [-0.5, W - 0.5] x [-0.5, H - 0.5] (pixel centres)
+    hand_inside = ((depth_hand > 1e-3) & (uv_hand[:, 0] >= -0.5)
+                   & (uv_hand[:, 0] <= 1599.5) & (uv_hand[:, 1] >= -0.5)
+                   & (uv_hand[:, 1] <= 899.5))
     np.testing.assert_array_equal(inside, hand_inside)
 
 
@@ -108,8 +109,8 @@ def test_nuscenes_all_cameras_and_filter(nus_dir, nus_info):
         sample = ds[i]
         assert sample['rgb_path'].endswith(nus_info['images'][cam]['img_path'])
         uv, depth = hand_projection(raw, nus_info['images'][cam])
-        keep = (depth > 1e-3) & (uv[:, 0] >= 0) & (uv[:, 0] < 1600) & (
-            uv[:, 1] >= 0) & (uv[:, 1] < 900)
+        keep = (depth > 1e-3) & (uv[:, 0] >= -0.5) & (
+            uv[:, 0] <= 1599.5) & (uv[:, 1] >= -0.5) & (uv[:, 1] <= 899.5)
         np.testing.assert_array_equal(sample['points'], raw[keep, :4])
         assert sample['num_points_before_filter'] == len(raw)
         total += keep.sum()
@@ -200,8 +201,8 @@ def test_waymo_info_pkl_projection_and_filter(waymo_dir):
     raw = np.fromfile(waymo_dir / 'training' / 'velodyne' / '1000000.bin',
                       np.float32).reshape(-1, 6)
     uv, depth = hand_projection(raw, cam)
-    keep = (depth > 1e-3) & (uv[:, 0] >= 0) & (uv[:, 0] < 1920) & (
-        uv[:, 1] >= 0) & (uv[:, 1] < 1280)
+    keep = (depth > 1e-3) & (uv[:, 0] >= -0.5) & (uv[:, 0] <= 1919.5) & (
+        uv[:, 1] >= -0.5) & (uv[:, 1] <= 1279.5)
     assert sample['num_points_before_filter'] == 800
     assert 0 < keep.sum() < 800
     np.testing.assert_array_equal(sample['points'], raw[keep, :4])

@@ -1,7 +1,10 @@
 # SimIPU (Li et al., AAAI 2022): ResNet-50 image encoder + PointNet++ point
 # encoder, intra-modal (LiDAR view alpha <-> view beta, Hungarian-matched
 # points) and inter-modal (image <-> stop-gradient points) InfoNCE, tau 0.07,
-# 128-d projection MLPs, lambda = mu = 1.
+# 128-d projection MLPs, lambda = mu = 1. As in the official code the key
+# side of both terms is detached after its head (view beta's features in
+# L_intra, the point features in L_inter: inter_pts_proj stays a fixed random
+# MLP), and the set-abstraction layers group without xyz (use_xyz=False).
 #
 # Image features: C5 (2048 channels, stride 32), as in the official code, so
 # that every ResNet stage is pre-trained for the downstream detector; for C4
@@ -9,6 +12,10 @@
 # PointNet++: 3 multi-scale SA layers combining D-FPS and F-FPS (the 3DSSD /
 # SimIPU sampling; 'FS' = both), built from mmdet3d. On CPU the encoder turns
 # on mmrgbd's pure-torch point ops (cpu_point_ops=True).
+# Image normalisation: ImageNet RGB mean / std (official: Caffe BGR mean,
+# std 1); the downstream configs use the same, so the chain is consistent.
+# Images of a batch differ in size (multi-scale resize): they are padded to
+# one size, a multiple of 32, with the mean colour (0 after normalisation).
 # Ablations: intra_weight=0 or inter_weight=0 leave some parameters without
 # gradients (with lambda = 0 the point encoder is not trained at all, as
 # L_inter stops its gradient); on several GPUs add
@@ -17,7 +24,8 @@
 model = dict(
     type='SimIPU',
     data_preprocessor=dict(
-        type='RGBDDataPreprocessor',
+        type='PadRGBDDataPreprocessor',
+        pad_size_divisor=32,
         mean=[123.675, 116.28, 103.53],
         std=[58.395, 57.12, 57.375]),
     img_backbone=dict(
@@ -26,7 +34,9 @@ model = dict(
         num_stages=4,
         out_indices=(3, ),
         frozen_stages=-1,
-        norm_cfg=dict(type='SyncBN', requires_grad=True),
+        # official: SyncBN eps 1e-3, momentum 0.01
+        norm_cfg=dict(
+            type='SyncBN', eps=1e-3, momentum=0.01, requires_grad=True),
         norm_eval=False,
         style='pytorch'),
     pts_backbone=dict(
@@ -49,7 +59,7 @@ model = dict(
             sa_cfg=dict(
                 type='PointSAModuleMSG',
                 pool_mod='max',
-                use_xyz=True,
+                use_xyz=False,  # official: features only, no relative xyz
                 normalize_xyz=False))),
     # projection MLPs: fc-BN-ReLU-fc-BN-ReLU-fc-BN, 128-d output
     intra_proj=dict(

@@ -58,7 +58,7 @@ NEAREST_KEYS = ('depth', 'depth_valid', 'semseg')
 __all__ = [
     'get_image_size', 'crop_rgbd', 'resize_rgbd', 'flip_rgbd',
     'nearest_resize', 'RGBDRandomResizedCrop', 'RGBDResize',
-    'RGBDRandomFlip', 'RGBDRandomCrop', 'RGBDCenterCrop'
+    'RGBDRandomFlip', 'RGBDRandomCrop', 'RGBDCenterCrop', 'RGBDRandomResize'
 ]
 
 
@@ -586,3 +586,72 @@ class RGBDCenterCrop(BaseTransform):
 
     def __repr__(self) -> str:
         return f'{self.__class__.__name__}(crop_size={self.crop_size})'
+
+
+@TRANSFORMS.register_module()
+class RGBDRandomResize(BaseTransform):
+    """Resize all modalities jointly to a random scale from a range.
+
+    mmcv's ``RandomResize`` (and mmdet 2.x's ``Resize(multiscale_mode=
+    'range')``) for RGB-D samples: given two scales ``(w1, h1)`` and
+    ``(w2, h2)``, the long edge of the target is drawn uniformly from the
+    integers between the two long edges and the short edge likewise; the
+    sample is then resized by :class:`RGBDResize` to that target, so with
+    ``keep_ratio=True`` it becomes as large as possible inside it
+    (``mmcv.rescale_size``). ``lidar2img``, ``intrinsics`` and
+    ``img_aug_matrix`` are updated as in :func:`resize_rgbd`.
+
+    Required keys: at least one image-aligned modality. Modified keys: those,
+    ``intrinsics``, ``lidar2img``. Added keys: ``img_shape``,
+    ``scale_factor``, ``img_aug_matrix``, ``scale`` (the drawn ``(w, h)``
+    target, long edge first as in mmcv).
+
+    Args:
+        scales (Sequence[tuple[int, int]]): The two ``(w, h)`` bounds, e.g.
+            SimIPU's KITTI ``[(640, 192), (2400, 720)]``.
+        keep_ratio (bool): Keep the aspect ratio. Defaults to True.
+        interpolation (str): mmcv interpolation of ``rgb``.
+    """
+
+    def __init__(self,
+                 scales: Sequence[Sequence[int]],
+                 keep_ratio: bool = True,
+                 interpolation: str = 'bilinear') -> None:
+        scales = [tuple(int(v) for v in s) for s in scales]
+        if len(scales) != 2 or any(len(s) != 2 or min(s) <= 0
+                                   for s in scales):
+            raise ValueError('scales must be two positive (w, h) sizes, got '
+                             f'{scales}')
+        self.scales = scales
+        self.keep_ratio = keep_ratio
+        self.interpolation = interpolation
+
+    @cache_randomness
+    def _sample_scale(self) -> Tuple[int, int]:
+        """Draw ``(long edge, short edge)`` of the target."""
+        longs = [max(s) for s in self.scales]
+        shorts = [min(s) for s in self.scales]
+        long_edge = np.random.randint(min(longs), max(longs) + 1)
+        short_edge = np.random.randint(min(shorts), max(shorts) + 1)
+        return int(long_edge), int(short_edge)
+
+    def transform(self, results: dict) -> dict:
+        """Resize the sample to a random scale.
+
+        Args:
+            results (dict): The sample.
+
+        Returns:
+            dict: The transformed sample.
+        """
+        scale = self._sample_scale()
+        results['scale'] = scale
+        return RGBDResize(
+            scale=scale,
+            keep_ratio=self.keep_ratio,
+            interpolation=self.interpolation).transform(results)
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(scales={self.scales}, '
+                f'keep_ratio={self.keep_ratio}, '
+                f'interpolation={self.interpolation})')

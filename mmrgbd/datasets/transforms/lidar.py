@@ -2,7 +2,9 @@
 
 The helpers here are shared by :mod:`mmrgbd.datasets.kitti` (which parses the
 calibration when it builds its data list) and by the transforms
-:class:`LoadLiDARPoints` and :class:`FilterPointsInImage`.
+:class:`LoadLiDARPoints`, :class:`FilterPointsInImage` and
+:class:`FilterPointsInRange`. A filter that leaves no point raises the
+skippable :class:`~mmrgbd.datasets.errors.BadSampleError` naming the frame.
 
 Conventions (see CONTRIBUTING.md): ``points`` is float32 (N, C) with
 (x, y, z, ...) in the LiDAR frame; ``lidar2img`` is float64 (4, 4) and maps
@@ -225,8 +227,12 @@ def points_in_image_mask(points: np.ndarray,
                          min_depth: float = 1e-3) -> np.ndarray:
     """Which points project inside the image and lie in front of the camera.
 
-    A point is kept when its depth is greater than ``min_depth`` and its pixel
-    coordinates satisfy ``0 <= u < W`` and ``0 <= v < H``.
+    A point is kept when its depth is greater than ``min_depth`` and it
+    projects into the image area ``-0.5 <= u <= W - 0.5``, ``-0.5 <= v <= H -
+    0.5`` (pixel centres at integers, the convention of
+    :mod:`mmrgbd.datasets.transforms.geometry`; the same test as the SimIPU
+    model's, so the points kept here stay inside the image through any
+    resize or flip).
 
     Args:
         points (np.ndarray): (N, C >= 3) points.
@@ -241,9 +247,29 @@ def points_in_image_mask(points: np.ndarray,
     h, w = img_shape[:2]
     front = depth > min_depth
     with np.errstate(invalid='ignore'):
-        inside = ((uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0)
-                  & (uv[:, 1] < h))
+        inside = ((uv[:, 0] >= -0.5) & (uv[:, 0] <= w - 0.5)
+                  & (uv[:, 1] >= -0.5) & (uv[:, 1] <= h - 0.5))
     return front & inside
+
+
+def points_in_range_mask(points: np.ndarray,
+                         point_cloud_range: Sequence[float]) -> np.ndarray:
+    """Which points lie strictly inside an axis-aligned box.
+
+    The test of mmdet3d's ``PointsRangeFilter`` (``BasePoints.in_range_3d``):
+    ``x_min < x < x_max`` and likewise for y and z.
+
+    Args:
+        points (np.ndarray): (N, C >= 3) points.
+        point_cloud_range (Sequence[float]): ``(x_min, y_min, z_min, x_max,
+            y_max, z_max)`` in the points' frame (metres).
+
+    Returns:
+        np.ndarray: bool (N,) mask.
+    """
+    box = np.asarray(point_cloud_range, dtype=np.float32)  # (6, )
+    xyz = np.asarray(points[:, :3], dtype=np.float32)  # (N, 3)
+    return ((xyz > box[:3]) & (xyz < box[3:])).all(axis=1)
 
 
 def _image_shape(results: dict) -> Tuple[int, int]:
@@ -256,16 +282,44 @@ def _image_shape(results: dict) -> Tuple[int, int]:
                    'first or provide `img_shape`')
 
 
+def check_points_left(results: dict, num_before: int, what: str) -> None:
+    """Raise a skippable error when a filter left no LiDAR point.
+
+    Args:
+        results (dict): The sample after the filter.
+        num_before (int): Number of points before the filter.
+        what (str): The filter, for the message (``'the camera-view
+            filter'``).
+
+    Raises:
+        BadSampleError: ``results['points']`` is empty; the message names the
+            point file and the frame.
+    """
+    if len(results['points']):
+        return
+    frame = results.get('frame_id', results.get('sample_idx'))
+    frame = '' if frame is None else f'frame {frame}: '
+    raise BadSampleError(
+        results.get('points_path', 'unknown point file'),
+        f'{frame}no LiDAR point left after {what} ({num_before} before)')
+
+
 @TRANSFORMS.register_module()
 class FilterPointsInImage(BaseTransform):
     """Drop the points outside the image or behind the camera.
 
-    Required keys: ``points``, ``lidar2img`` and the image size (``rgb`` or
-    ``img_shape`` / ``ori_shape``). Modified keys: ``points``. Added keys:
-    ``num_points_before_filter``.
+    The crop of KITTI's ``velodyne_reduced`` scans (the camera frustum of the
+    image as loaded). Required keys: ``points``, ``lidar2img`` and the image
+    size (``rgb`` or ``img_shape`` / ``ori_shape``). Modified keys:
+    ``points``. Added keys: ``num_points_before_filter``.
 
     Args:
         min_depth (float): Points with depth <= this (metres) are dropped.
+
+    Raises:
+        BadSampleError: (in ``transform``) when no point is left, naming the
+            point file and the frame (skippable with the dataset's
+            ``skip_bad_samples=True``).
     """
 
     def __init__(self, min_depth: float = 1e-3):
@@ -278,10 +332,50 @@ class FilterPointsInImage(BaseTransform):
                                     _image_shape(results), self.min_depth)
         results['num_points_before_filter'] = len(points)
         results['points'] = points[keep]  # (N_in, C)
+        check_points_left(results, len(points), 'the camera-view filter')
         return results
 
     def __repr__(self):
         return f'{self.__class__.__name__}(min_depth={self.min_depth})'
+
+
+@TRANSFORMS.register_module()
+class FilterPointsInRange(BaseTransform):
+    """Keep the points strictly inside ``point_cloud_range``.
+
+    mmdet3d's ``PointsRangeFilter`` for plain (N, C) arrays (see
+    :func:`points_in_range_mask`). Required keys: ``points``. Modified keys:
+    ``points``.
+
+    Args:
+        point_cloud_range (Sequence[float]): ``(x_min, y_min, z_min, x_max,
+            y_max, z_max)``, e.g. KITTI's ``(0, -40, -3, 70.4, 40, 1)``.
+
+    Raises:
+        BadSampleError: (in ``transform``) when no point is left, naming the
+            point file and the frame.
+    """
+
+    def __init__(self, point_cloud_range: Sequence[float]):
+        box = tuple(float(v) for v in point_cloud_range)
+        if len(box) != 6 or not all(lo < hi
+                                    for lo, hi in zip(box[:3], box[3:])):
+            raise ValueError('point_cloud_range must be (x_min, y_min, z_min, '
+                             f'x_max, y_max, z_max), got {point_cloud_range}')
+        self.point_cloud_range = box
+
+    def transform(self, results: dict) -> dict:
+        """Filter ``results['points']``."""
+        points = results['points']
+        keep = points_in_range_mask(points, self.point_cloud_range)
+        results['points'] = points[keep]  # (N_in, C)
+        check_points_left(results, len(points),
+                          f'the range filter {list(self.point_cloud_range)}')
+        return results
+
+    def __repr__(self):
+        return (f'{self.__class__.__name__}('
+                f'point_cloud_range={list(self.point_cloud_range)})')
 
 
 @TRANSFORMS.register_module()
@@ -290,10 +384,14 @@ class LoadLiDARPoints(BaseTransform):
 
     Mirrors mmdet3d's ``LoadPointsFromFile`` (float32 ``.bin`` files read via
     the MMEngine file backend) but outputs a plain float32 (N, C) array under
-    the contract key ``points`` instead of a ``BasePoints`` object.
+    the contract key ``points`` instead of a ``BasePoints`` object. The
+    optional filters run right after reading, in the image as loaded: first
+    the camera frustum (``filter_in_image``, KITTI's ``velodyne_reduced``),
+    then ``point_cloud_range`` (mmdet3d's ``PointsRangeFilter``).
 
     Required keys: ``points_path`` (and for ``filter_in_image``: ``lidar2img``
-    and the image size). Added keys: ``points``.
+    and the image size). Added keys: ``points``, and with a filter
+    ``num_points_before_filter`` (the number of points read).
 
     Args:
         load_dim (int, optional): Values stored per point. ``None`` uses
@@ -302,7 +400,14 @@ class LoadLiDARPoints(BaseTransform):
         filter_in_image (bool): Also drop points outside the image / behind
             the camera (see :class:`FilterPointsInImage`).
         min_depth (float): Depth threshold of the filter.
+        point_cloud_range (Sequence[float], optional): Also keep only the
+            points inside this box (see :class:`FilterPointsInRange`).
         backend_args (dict, optional): MMEngine file backend arguments.
+
+    Raises:
+        BadSampleError: (in ``transform``) for an unreadable or empty file,
+            or when the filters leave no point; the message names the file
+            (and the frame).
     """
 
     def __init__(self,
@@ -310,23 +415,33 @@ class LoadLiDARPoints(BaseTransform):
                  use_dim: Union[int, Sequence[int]] = 4,
                  filter_in_image: bool = False,
                  min_depth: float = 1e-3,
+                 point_cloud_range: Optional[Sequence[float]] = None,
                  backend_args: Optional[dict] = None):
         self.load_dim = load_dim
         self.use_dim = use_dim
         self.filter_in_image = filter_in_image
         self.backend_args = backend_args
         self._filter = FilterPointsInImage(min_depth)
+        self._range = None if point_cloud_range is None else \
+            FilterPointsInRange(point_cloud_range)
 
     def transform(self, results: dict) -> dict:
-        """Read the point file and optionally filter it to the image."""
+        """Read the point file and optionally filter it."""
         load_dim = self.load_dim or results.get('num_pts_feats', 4)
         results['points'] = load_points_bin(results['points_path'], load_dim,
                                             self.use_dim, self.backend_args)
+        num_read = len(results['points'])
         if self.filter_in_image:
             results = self._filter(results)
+        if self._range is not None:
+            results = self._range(results)
+            results['num_points_before_filter'] = num_read
         return results
 
     def __repr__(self):
+        box = None if self._range is None else \
+            list(self._range.point_cloud_range)
         return (f'{self.__class__.__name__}(load_dim={self.load_dim}, '
                 f'use_dim={self.use_dim}, '
-                f'filter_in_image={self.filter_in_image})')
+                f'filter_in_image={self.filter_in_image}, '
+                f'point_cloud_range={box})')

@@ -3,9 +3,10 @@
 :class:`SimIPUTwoView` turns ``points`` (view alpha, the scan as loaded, still
 aligned with the image through ``lidar2img``) into a second view
 ``points_beta = T(points)`` and stores ``T`` as ``beta_transform`` (float64
-(4, 4), ``[[s R, t], [0, 0, 0, 1]]``, mapping homogeneous view-alpha
-coordinates to view-beta coordinates). The model needs ``T`` to bring the
-down-sampled locations of view alpha into view beta before matching them.
+(4, 4), ``[[M s R, t], [0, 0, 0, 1]]`` with an optional mirror ``M``,
+mapping homogeneous view-alpha coordinates to view-beta coordinates). The
+model needs ``T`` to bring the down-sampled locations of view alpha into view
+beta before matching them.
 
 :class:`PackSimIPUInputs` is :class:`PackRGBDInputs` that also packs
 ``points_beta`` as an input and ``beta_transform`` into the metainfo.
@@ -18,6 +19,7 @@ import torch
 from mmcv.transforms import BaseTransform
 
 from mmrgbd.registry import TRANSFORMS
+from ..errors import BadSampleError
 from .formatting import PackRGBDInputs
 
 __all__ = ['rotation_matrix', 'SimIPUTwoView', 'PackSimIPUInputs']
@@ -62,17 +64,24 @@ def _as_range(value, name: str) -> Tuple[float, float]:
 class SimIPUTwoView(BaseTransform):
     """Second LiDAR view ``p_beta = T(p_alpha)`` with a random similarity T.
 
-    ``T(p) = s * R @ p + t`` where
+    ``T(p) = M @ (s * (R @ (p - c) + c) + t)`` where
 
     * ``R = R_up(yaw) @ R_tilt``: ``yaw`` uniform in ``rot_range`` about the
-      ``up_axis``, and ``R_tilt`` rotations about the two other axes, each by
-      an angle uniform in ``[-tilt_range, tilt_range]`` (0 = no tilt);
-    * ``s`` uniform in ``scale_range`` (uniform scaling: a similarity, the
-      "rigid + scale" transform of SimIPU);
-    * ``t`` Gaussian with per-axis standard deviations ``translation_std``.
+      ``up_axis`` through the point ``c = rot_center`` (the origin when None),
+      and ``R_tilt`` rotations about the two other axes, each by an angle
+      uniform in ``[-tilt_range, tilt_range]`` (0 = no tilt);
+    * ``s`` uniform in ``scale_range``, about the origin (uniform scaling: a
+      similarity, the "rigid + scale" transform of SimIPU);
+    * ``t`` Gaussian with per-axis standard deviations ``translation_std``;
+    * ``M`` the mirror ``mirror_axis -> -mirror_axis`` (a bird's-eye-view
+      flip) or the identity, see ``mirror``.
 
-    Rotation and scaling are about the LiDAR origin. Extra point channels
-    (intensity, ...) are copied unchanged.
+    This is the order of the official SimIPU pipeline (mmdet3d's
+    ``GlobalRotScaleTrans`` with ``points_center``, then ``RandomFlip3D``
+    synchronised with the image flip). ``T`` may thus contain a reflection
+    (``det < 0``); it is stored whole in ``beta_transform``, so the model's
+    matching cost ``|T(l_alpha) - l_beta|`` stays exact. Extra point
+    channels (intensity, ...) are copied unchanged.
 
     ``num_points`` first samples view alpha to a fixed size (without
     replacement when the scan is large enough, else with replacement), as
@@ -82,9 +91,11 @@ class SimIPUTwoView(BaseTransform):
     is invariant to similarities, would otherwise pick exactly corresponding
     points in both views and the matching would be trivial.
 
-    Required keys: ``points`` (N, C >= 3). Modified keys: ``points`` (when
-    ``num_points`` is set). Added keys: ``points_beta`` float32 (N, C),
-    ``beta_transform`` float64 (4, 4), ``beta_index`` int64 (N,).
+    Required keys: ``points`` (N, C >= 3); with ``mirror='image_flip'`` also
+    ``flip`` / ``flip_direction`` (:class:`RGBDRandomFlip`). Modified keys:
+    ``points`` (when ``num_points`` is set). Added keys: ``points_beta``
+    float32 (N, C), ``beta_transform`` float64 (4, 4), ``beta_index`` int64
+    (N,), ``beta_mirror`` bool.
 
     Args:
         rot_range (float | tuple[float, float]): Yaw range in radians; a
@@ -94,10 +105,23 @@ class SimIPUTwoView(BaseTransform):
             ``(0.75, 1.25)``.
         translation_std (float | Sequence[float]): Translation standard
             deviation in metres, per axis. Default 0.
+        rot_center (Sequence[float], optional): Centre of the rotation (the
+            official KITTI setting is ``(35.2, 0, -1)``, the middle of its
+            point range). None rotates about the origin.
+        mirror (str | float, optional): ``'image_flip'``: mirror view beta
+            exactly when the image was flipped horizontally (the official
+            ``RandomFlip3D(sync_2d=True)``); a number ``p``: mirror with
+            probability ``p`` on its own; None / 0: never.
+        mirror_axis (int): The axis negated by the mirror; 1 (LiDAR y, left)
+            is mmdet3d's horizontal BEV flip. Default 1.
         up_axis (int): Index of the up axis in the point coordinates (2 for
             the LiDAR frame, z up). Default 2.
         num_points (int, optional): Sample view alpha to this many points.
         shuffle (bool): Randomly permute view beta. Default True.
+
+    Raises:
+        BadSampleError: (in ``transform``) for an empty cloud, naming the
+            point file and the frame.
     """
 
     def __init__(self,
@@ -106,6 +130,9 @@ class SimIPUTwoView(BaseTransform):
                  tilt_range: float = 0.,
                  scale_range: Sequence[float] = (0.75, 1.25),
                  translation_std: Union[float, Sequence[float]] = 0.,
+                 rot_center: Optional[Sequence[float]] = None,
+                 mirror: Union[str, float, None] = None,
+                 mirror_axis: int = 1,
                  up_axis: int = 2,
                  num_points: Optional[int] = None,
                  shuffle: bool = True):
@@ -121,19 +148,35 @@ class SimIPUTwoView(BaseTransform):
             raise ValueError('translation_std must be >= 0, got '
                              f'{translation_std}')
         self.translation_std = std.copy()
-        if up_axis not in (0, 1, 2):
-            raise ValueError(f'up_axis must be 0, 1 or 2, got {up_axis}')
+        self.rot_center = None if rot_center is None else np.asarray(
+            rot_center, dtype=np.float64).reshape(3)
+        if isinstance(mirror, str):
+            if mirror != 'image_flip':
+                raise ValueError("mirror must be 'image_flip', a probability "
+                                 f'or None, got {mirror!r}')
+        elif mirror is not None and not 0 <= float(mirror) <= 1:
+            raise ValueError(f'mirror probability must be in [0, 1], got '
+                             f'{mirror}')
+        self.mirror = mirror
+        if up_axis not in (0, 1, 2) or mirror_axis not in (0, 1, 2):
+            raise ValueError('up_axis and mirror_axis must be 0, 1 or 2, got '
+                             f'{up_axis} and {mirror_axis}')
         self.up_axis = up_axis
+        self.mirror_axis = mirror_axis
         if num_points is not None and num_points < 1:
             raise ValueError(f'num_points must be >= 1, got {num_points}')
         self.num_points = num_points
         self.shuffle = shuffle
 
-    def sample_transform(self) -> np.ndarray:
+    def sample_transform(self, mirror: bool = False) -> np.ndarray:
         """Draw one random similarity.
 
+        Args:
+            mirror (bool): Append the mirror of ``mirror_axis``.
+
         Returns:
-            np.ndarray: float64 (4, 4) ``[[s R, t], [0, 0, 0, 1]]``.
+            np.ndarray: float64 (4, 4) ``[[M s R, M (s (c - R c) + t)],
+            [0, 0, 0, 1]]``.
         """
         yaw = np.random.uniform(*self.rot_range)
         rot = rotation_matrix(self.up_axis, yaw)
@@ -143,10 +186,28 @@ class SimIPUTwoView(BaseTransform):
                 rot = rot @ rotation_matrix(axis, tilt)
         scale = np.random.uniform(*self.scale_range)
         trans = np.random.normal(size=3) * self.translation_std
+        if self.rot_center is not None:
+            trans = trans + scale * (self.rot_center - rot @ self.rot_center)
         mat = np.eye(4)
         mat[:3, :3] = scale * rot
         mat[:3, 3] = trans
+        if mirror:
+            flip = np.eye(4)
+            flip[self.mirror_axis, self.mirror_axis] = -1.
+            mat = flip @ mat
         return mat
+
+    def _mirror_this_sample(self, results: dict) -> bool:
+        if self.mirror is None:
+            return False
+        if self.mirror == 'image_flip':
+            if 'flip' not in results:
+                raise KeyError(
+                    "SimIPUTwoView(mirror='image_flip') needs `flip` in the "
+                    'sample: put RGBDRandomFlip before it in the pipeline')
+            return bool(results['flip']) and results.get(
+                'flip_direction') == 'horizontal'
+        return bool(np.random.rand() < float(self.mirror))
 
     @staticmethod
     def apply(points: np.ndarray, mat: np.ndarray) -> np.ndarray:
@@ -172,15 +233,19 @@ class SimIPUTwoView(BaseTransform):
             raise ValueError('points must be (N, C) with C >= 3, got '
                              f'{points.shape}')
         if len(points) == 0:
-            raise ValueError('SimIPUTwoView got an empty point cloud '
-                             f"({results.get('points_path', 'unknown')})")
+            frame = results.get('frame_id', results.get('sample_idx'))
+            frame = '' if frame is None else f'frame {frame}: '
+            raise BadSampleError(
+                results.get('points_path', 'unknown point file'),
+                f'{frame}empty point cloud, SimIPUTwoView needs points')
         if self.num_points is not None:
             replace = len(points) < self.num_points
             keep = np.random.choice(
                 len(points), self.num_points, replace=replace)
             points = points[keep]  # (num_points, C)
         points = np.ascontiguousarray(points, dtype=np.float32)
-        mat = self.sample_transform()
+        mirror = self._mirror_this_sample(results)
+        mat = self.sample_transform(mirror)
         if self.shuffle:
             index = np.random.permutation(len(points))
         else:
@@ -189,6 +254,7 @@ class SimIPUTwoView(BaseTransform):
         results['points_beta'] = self.apply(points[index], mat)  # (N, C)
         results['beta_transform'] = mat
         results['beta_index'] = index.astype(np.int64)
+        results['beta_mirror'] = mirror
         return results
 
     def __repr__(self) -> str:
@@ -196,6 +262,8 @@ class SimIPUTwoView(BaseTransform):
                 f'tilt_range={self.tilt_range}, '
                 f'scale_range={self.scale_range}, '
                 f'translation_std={tuple(self.translation_std)}, '
+                f'rot_center={self.rot_center}, mirror={self.mirror!r}, '
+                f'mirror_axis={self.mirror_axis}, '
                 f'up_axis={self.up_axis}, num_points={self.num_points}, '
                 f'shuffle={self.shuffle})')
 

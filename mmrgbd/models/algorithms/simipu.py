@@ -2,7 +2,8 @@
 
 Li et al., AAAI 2022 (arXiv:2112.04680). Written from the paper; the official
 implementation was read for the choices the paper leaves open (C5 features,
-projection MLPs with BN, image query / point key in the inter-modal term).
+projection MLPs with BN, image query / point key in the inter-modal term,
+which side of each term is detached).
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -63,7 +64,7 @@ def transform_points(xyz: torch.Tensor, mat: torch.Tensor) -> torch.Tensor:
 
 
 def project_to_image(xyz: torch.Tensor, lidar2img: torch.Tensor,
-                     img_hw: Tuple[int, int],
+                     img_hw: Union[Tuple[int, int], torch.Tensor],
                      min_depth: float = 1e-3) -> Tuple[torch.Tensor,
                                                        torch.Tensor]:
     """Project LiDAR points into the (augmented) image.
@@ -76,7 +77,8 @@ def project_to_image(xyz: torch.Tensor, lidar2img: torch.Tensor,
         xyz (Tensor): (B, N, 3) points in the LiDAR frame.
         lidar2img (Tensor): (B, 4, 4) projections to pixels of the current
             image (image augmentations included).
-        img_hw (tuple[int, int]): (H, W) of the image.
+        img_hw (tuple[int, int] | Tensor): (H, W) of the images, or a (B, 2)
+            tensor of per-sample sizes (unpadded images of a padded batch).
         min_depth (float): Points with depth <= this are invalid.
 
     Returns:
@@ -89,9 +91,10 @@ def project_to_image(xyz: torch.Tensor, lidar2img: torch.Tensor,
     depth = cam[..., 2]  # (B, N)
     front = depth > min_depth
     uv = cam[..., :2] / depth.clamp(min=min_depth)[..., None]  # (B, N, 2)
-    h, w = img_hw
-    inside = ((uv[..., 0] >= -0.5) & (uv[..., 0] <= w - 0.5) &
-              (uv[..., 1] >= -0.5) & (uv[..., 1] <= h - 0.5))
+    hw = torch.as_tensor(img_hw, dtype=uv.dtype, device=uv.device)
+    hw = hw.reshape(-1, 1, 2)  # (B or 1, 1, 2) = (H, W)
+    inside = ((uv[..., 0] >= -0.5) & (uv[..., 0] <= hw[..., 1] - 0.5) &
+              (uv[..., 1] >= -0.5) & (uv[..., 1] <= hw[..., 0] - 0.5))
     return uv, front & inside
 
 
@@ -138,20 +141,26 @@ class SimIPU(BaseModel):
     * **Intra-modal** (weight ``lambda``, ``loss_intra``): the pairs ``M1``
       are the one-to-one matching of ``T(l_a)`` and ``l_b`` minimising the
       summed L2 distance (``matcher``: scipy Hungarian, batched auction or
-      the greedy ablation; the cost is detached). Over at most
-      ``max_intra_pairs`` random pairs of ``M1``, InfoNCE with query
-      ``g(f_a_i)``, positive ``g(f_b_j)`` and as negatives the ``g(f_b_k)``
-      of the other pairs; ``g`` = ``intra_proj`` (shared by both views).
+      the greedy ablation; the cost is detached; ``T`` may include a
+      mirror). Over at most ``max_intra_pairs`` random pairs of ``M1``,
+      InfoNCE with query ``g(f_a_i)``, positive ``sg(g(f_b_j))`` and as
+      negatives the ``sg(g(f_b_k))`` of the other pairs; ``g`` =
+      ``intra_proj`` (shared by both views) and ``sg`` is stop-gradient: as
+      in the official code only view alpha's branch gets gradients (view
+      beta is encoded without a graph).
     * **Inter-modal** (weight ``mu``, ``loss_inter``): ``l_a`` is projected
       with the sample's ``lidar2img`` (which includes the image
       augmentations, see ``img_aug_matrix``); points behind the camera or
-      outside the image are dropped; image features ``f_g`` are sampled
-      bilinearly at the others (:func:`sample_image_features`). Over at most
-      ``max_inter_pairs`` random such points, InfoNCE with query
-      ``h_img(f_g_i)``, positive ``h_pts(sg(f_a_i))`` and the other points'
-      ``h_pts(sg(f_a_k))`` as negatives, where ``sg`` is stop-gradient: this
-      term trains the image encoder, ``inter_img_proj`` and ``inter_pts_proj``
-      but never the point encoder.
+      outside their (unpadded) image are dropped; image features ``f_g`` are
+      sampled bilinearly at the others (:func:`sample_image_features`).
+      Over at most ``max_inter_pairs`` random such points, InfoNCE with
+      query ``h_img(f_g_i)``, positive ``sg(h_pts(f_a_i))`` and the other
+      points' ``sg(h_pts(f_a_k))`` as negatives. The stop-gradient sits
+      after the point head, as in the official code: this term trains the
+      image encoder and ``inter_img_proj`` only; ``h_pts`` =
+      ``inter_pts_proj`` stays the fixed random MLP it is initialised to
+      (its parameters are built with ``requires_grad=False``; its BN layers
+      still normalise with batch statistics in training mode).
 
     ``loss = lambda * loss_intra + mu * loss_inter``; a term with weight 0 is
     not computed (and with ``mu = 0`` the image encoder is not run).
@@ -174,7 +183,8 @@ class SimIPU(BaseModel):
         pts_backbone (dict): Point encoder, e.g. ``PointNet2Encoder``.
         intra_proj (dict): Projection of point features (intra term).
         inter_img_proj (dict): Projection of sampled image features.
-        inter_pts_proj (dict): Projection of (stop-gradient) point features.
+        inter_pts_proj (dict): Projection of point features (inter term; a
+            fixed random MLP, see above).
         img_feat_index (int): Which image-backbone output to sample.
         intra_weight (float): ``lambda``. Default 1.
         inter_weight (float): ``mu``. Default 1.
@@ -229,6 +239,10 @@ class SimIPU(BaseModel):
         self.intra_proj = build_in_scope(MODELS, intra_proj)
         self.inter_img_proj = build_in_scope(MODELS, inter_img_proj)
         self.inter_pts_proj = build_in_scope(MODELS, inter_pts_proj)
+        # official: the key is detached after this head, which therefore
+        # never gets a gradient; freezing it says so (and keeps DDP from
+        # waiting for gradients that never come)
+        self.inter_pts_proj.requires_grad_(False)
         self.img_feat_index = img_feat_index
         self.intra_weight = float(intra_weight)
         self.inter_weight = float(inter_weight)
@@ -288,16 +302,20 @@ class SimIPU(BaseModel):
     def _contrast(self, proj_q, proj_k, q: torch.Tensor, k: torch.Tensor,
                   groups: torch.Tensor, max_pairs: int
                   ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Subsample pairs, project and compute InfoNCE (loss, accuracy)."""
+        """Subsample pairs, project and compute InfoNCE (loss, accuracy).
+
+        The projected keys are detached (as in the official code): only the
+        query side, and through it ``proj_q``, receives gradients.
+        """
         keep = self._subsample(q.shape[0], max_pairs, q.device)
         if keep is not None:
             q, k, groups = q[keep], k[keep], groups[keep]  # (P', C)
         if q.shape[0] < 2:
             # InfoNCE over <= 1 pair is log(1) = 0 (and BN needs 2 values)
-            zero = (q.sum() + k.sum()) * 0.
+            zero = q.sum() * 0.
             return zero, zero.detach()
         zq = self._project(proj_q, q)  # (P, D)
-        zk = self._project(proj_k, k)  # (P, D)
+        zk = self._project(proj_k, k).detach()  # (P, D): stop-gradient
         return info_nce(
             zq, zk, self.temperature,
             groups=groups if self.negatives == 'sample' else None,
@@ -319,26 +337,30 @@ class SimIPU(BaseModel):
         Returns:
             tuple[Tensor, Tensor]: Unweighted loss and top-1 accuracy.
         """
-        feat_b = self.extract_pts_feat(points_beta)
+        with torch.no_grad():  # the keys are detached: no graph for beta
+            feat_b = self.extract_pts_feat(points_beta)
         xyz_ab = transform_points(feat_a['xyz'], beta_transform)  # (B, M, 3)
         cost = torch.cdist(xyz_ab.detach(), feat_b['xyz'].detach())  # (B,M,M)
         rows, cols = match_points(cost, self.matcher)  # (B, K), (B, K)
         bidx = torch.arange(rows.shape[0], device=rows.device)[:, None]
         q = feat_a['features'][bidx, rows].flatten(0, 1)  # (B*K, C)
-        k = feat_b['features'][bidx, cols].flatten(0, 1)  # (B*K, C)
+        k = feat_b['features'][bidx, cols].flatten(0, 1)  # (B*K, C), no grad
         groups = bidx.expand_as(rows).flatten()  # (B*K,)
         return self._contrast(self.intra_proj, self.intra_proj, q, k, groups,
                               self.max_intra_pairs)
 
     def inter_loss(self, rgb: torch.Tensor, feat_a: dict,
-                   lidar2img: torch.Tensor
+                   lidar2img: torch.Tensor,
+                   img_shapes: Optional[torch.Tensor] = None
                    ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Inter-modal InfoNCE between image and (stop-gradient) points.
 
         Args:
-            rgb (Tensor): (B, 3, H, W) normalised images.
+            rgb (Tensor): (B, 3, H, W) normalised (possibly padded) images.
             feat_a (dict): Point-encoder output of view alpha.
             lidar2img (Tensor): (B, 4, 4) projections into ``rgb``.
+            img_shapes (Tensor, optional): (B, 2) unpadded (H, W) of each
+                image; points outside them are dropped. Default: (H, W).
 
         Returns:
             tuple[Tensor, Tensor]: Unweighted loss and top-1 accuracy.
@@ -346,8 +368,9 @@ class SimIPU(BaseModel):
         img_hw = tuple(rgb.shape[-2:])
         img_feats = self.extract_img_feat(rgb)  # (B, C_img, h, w)
         xyz = feat_a['xyz'].detach()  # (B, M, 3)
-        uv, valid = project_to_image(xyz, lidar2img, img_hw,
-                                     self.min_depth)  # (B, M, 2), (B, M)
+        uv, valid = project_to_image(
+            xyz, lidar2img, img_hw if img_shapes is None else img_shapes,
+            self.min_depth)  # (B, M, 2), (B, M)
         f_img = sample_image_features(img_feats, uv, img_hw)  # (B, M, C_img)
         f_pts = feat_a['features'].detach()  # (B, M, C): stop-gradient
         groups = torch.arange(
@@ -358,6 +381,16 @@ class SimIPU(BaseModel):
             return zero, zero.detach()
         return self._contrast(self.inter_img_proj, self.inter_pts_proj, q, k,
                               groups[valid], self.max_inter_pairs)
+
+    @staticmethod
+    def _image_shapes(data_samples: Sequence[RGBDDataSample],
+                      like: torch.Tensor) -> Optional[torch.Tensor]:
+        """(B, 2) ``img_shape`` of every sample, or None if one lacks it."""
+        shapes = [ds.metainfo.get('img_shape') for ds in data_samples]
+        if any(s is None for s in shapes):
+            return None
+        return torch.tensor([tuple(s[:2]) for s in shapes],
+                            device=like.device)  # (B, 2)
 
     # ------------------------------------------------------------------ #
     # mmengine interface
@@ -393,7 +426,9 @@ class SimIPU(BaseModel):
         if self.inter_weight > 0:
             mat = self._meta_matrix(data_samples, 'lidar2img',
                                     feat_a['xyz'])  # (B, 4, 4)
-            loss, acc = self.inter_loss(inputs['rgb'], feat_a, mat)
+            loss, acc = self.inter_loss(
+                inputs['rgb'], feat_a, mat,
+                self._image_shapes(data_samples, inputs['rgb']))
             losses['loss_inter'] = self.inter_weight * loss
             losses['acc_inter'] = acc
         return losses

@@ -9,6 +9,11 @@ from mmrgbd.registry import MODELS, build_in_scope
 #: SimIPU's KITTI encoder: 3 multi-scale set-abstraction layers; D-FPS in the
 #: first, fusion sampling (F-FPS + D-FPS, 'FS') in the second, and F-FPS on
 #: the first 512 points + D-FPS on the others in the third (as in 3DSSD).
+#: ``use_xyz=False`` as in the official SimIPU config: the grouped features
+#: are the point features only (intensity in the first layer), without the
+#: relative coordinates, so its features are invariant to rotations,
+#: translations and mirrors by construction (not to scaling, which changes
+#: what falls into each ball).
 SIMIPU_SAMSG = dict(
     type='mmdet3d.PointNet2SAMSG',
     in_channels=4,
@@ -25,7 +30,7 @@ SIMIPU_SAMSG = dict(
     sa_cfg=dict(
         type='PointSAModuleMSG',
         pool_mod='max',
-        use_xyz=True,
+        use_xyz=False,
         normalize_xyz=False))
 
 
