@@ -53,6 +53,12 @@ class PatchInfoNCELoss(nn.Module):
       batch (the positive is still the same position of the same image). This
       builds an ``(M, M)`` similarity matrix with ``M`` the number of valid
       patches in the batch, so its memory grows quadratically with batch size.
+    * ``negatives='position'``: the **same position** ``i`` in the other
+      images of the batch (where valid). Every candidate shares the anchor's
+      position, so position embeddings carry no information about which one
+      is the positive: only the content can tell (with constant inputs the
+      loss is exactly ``ln(#candidates)``). An ``(N, B, B)`` similarity per
+      batch.
 
     Combination over the batch: the per-image losses are averaged over the
     images that have at least one valid position (an image with an empty
@@ -75,15 +81,17 @@ class PatchInfoNCELoss(nn.Module):
         loss_weight (float): Multiplies the loss. Default 1.0.
     """
 
+    NEGATIVES = ('image', 'batch', 'position')
+
     def __init__(self,
                  temperature: float = 0.07,
                  negatives: str = 'image',
                  symmetric: bool = True,
                  loss_weight: float = 1.0):
         super().__init__()
-        if negatives not in ('image', 'batch'):
-            raise ValueError(
-                f"negatives must be 'image' or 'batch', got {negatives!r}")
+        if negatives not in self.NEGATIVES:
+            raise ValueError(f'negatives must be one of {self.NEGATIVES}, '
+                             f'got {negatives!r}')
         if temperature <= 0:
             raise ValueError(f'temperature must be > 0, got {temperature}')
         self.temperature = float(temperature)
@@ -122,6 +130,8 @@ class PatchInfoNCELoss(nn.Module):
         z_b = F.normalize(z_b, dim=-1)
         if self.negatives == 'image':
             per_image = self._per_image_image_negatives(z_a, z_b, valid)
+        elif self.negatives == 'position':
+            per_image = self._per_image_position_negatives(z_a, z_b, valid)
         else:
             per_image = self._per_image_batch_negatives(z_a, z_b, valid)
 
@@ -149,6 +159,24 @@ class PatchInfoNCELoss(nn.Module):
                 pair_valid.transpose(1, 2))  # (B, N)
             per_pos = 0.5 * (per_pos + l_b2a)  # (B, N)
         return self._image_mean(per_pos, valid)  # (B,)
+
+    def _per_image_position_negatives(self, z_a, z_b, valid):
+        """Per-image loss with the same position of the other images as
+        negatives.
+
+        Returns:
+            Tensor: (B,) per-image losses.
+        """
+        logits = torch.einsum('bnd,cnd->nbc', z_a, z_b)  # (N, B, B)
+        logits = logits / self.temperature
+        valid_t = valid.t()  # (N, B)
+        pair_valid = valid_t[:, :, None] & valid_t[:, None, :]  # (N, B, B)
+        per_pos = self._anchor_nll(logits, valid_t, pair_valid)  # (N, B)
+        if self.symmetric:
+            per_pos = 0.5 * (per_pos + self._anchor_nll(
+                logits.transpose(1, 2), valid_t,
+                pair_valid.transpose(1, 2)))  # (N, B)
+        return self._image_mean(per_pos.t(), valid)  # (B,)
 
     def _per_image_batch_negatives(self, z_a, z_b, valid):
         """Per-image loss with all valid patches of the batch as negatives.
