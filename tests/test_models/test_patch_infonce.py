@@ -25,12 +25,15 @@ def _loop_reference(z_a, z_b, valid, tau, negatives, symmetric=True):
         anchors = [i for i in range(N) if valid[b, i]]
         if not anchors:
             continue
-        if negatives == 'image':
-            cands = [(b, k) for k in anchors]
-        else:
-            cands = [(c, k) for c in range(B) for k in range(N) if valid[c, k]]
         a2b, b2a = 0., 0.
         for i in anchors:
+            if negatives == 'image':
+                cands = [(b, k) for k in anchors]
+            elif negatives == 'position':
+                cands = [(c, i) for c in range(B) if valid[c, i]]
+            else:
+                cands = [(c, k) for c in range(B) for k in range(N)
+                         if valid[c, k]]
             num = math.exp(dot(za[b][i], zb[b][i]) / tau)
             den = sum(math.exp(dot(za[b][i], zb[c][k]) / tau)
                       for c, k in cands)
@@ -44,7 +47,7 @@ def _loop_reference(z_a, z_b, valid, tau, negatives, symmetric=True):
 
 
 @pytest.mark.parametrize('symmetric', [True, False])
-@pytest.mark.parametrize('negatives', ['image', 'batch'])
+@pytest.mark.parametrize('negatives', ['image', 'batch', 'position'])
 @pytest.mark.parametrize('tau', [0.07, 0.5])
 def test_infonce_matches_loop_with_partial_visibility(negatives, tau,
                                                       symmetric):
@@ -97,6 +100,20 @@ def test_infonce_one_directional_is_m3mae_eq3_by_hand():
     assert sym(z_a, z_b).item() == pytest.approx(sym(z_b, z_a).item())
 
 
+def test_position_negatives_ignore_position_embeddings():
+    """Every candidate shares the anchor's position: adding the same
+    position code to both maps cannot lower the loss, and identical content
+    gives exactly ln(B)."""
+    g = torch.Generator().manual_seed(3)
+    B, N, D = 4, 6, 8
+    pos = torch.randn(1, N, D, generator=g) * 10
+    same = torch.randn(1, 1, D, generator=g).expand(B, N, D)
+    loss = PatchInfoNCELoss(negatives='position', temperature=0.1)
+    assert loss(same + pos, same + pos).item() == pytest.approx(math.log(B))
+    image = PatchInfoNCELoss(negatives='image', temperature=0.1)
+    assert image(same + pos, same + pos).item() < 0.1 * math.log(N)  # position
+
+
 def test_infonce_batch_negatives_differ_from_image_negatives():
     g = torch.Generator().manual_seed(2)
     z_a = torch.randn(2, 4, 8, generator=g)
@@ -136,7 +153,7 @@ def test_infonce_gradients_finite_and_hidden_positions_untouched(negatives):
 
 
 def test_infonce_rejects_bad_args():
-    with pytest.raises(ValueError, match='negatives'):
+    with pytest.raises(ValueError, match="negatives must be one of"):
         PatchInfoNCELoss(negatives='queue')
     with pytest.raises(ValueError, match='same shape'):
         PatchInfoNCELoss()(torch.randn(1, 3, 4), torch.randn(1, 4, 4))
