@@ -102,3 +102,30 @@ def test_literal_form_is_solved_from_position(scenes):
     real, blank, other_depth = losses(model, scenes)
     assert blank < 0.5 * CHANCE  # measured 1.2 after 60 steps
     assert other_depth < 0.6 * CHANCE  # the wrong depth barely matters
+
+
+def test_contrast_check_tool_on_the_demo_config(tmp_path):
+    """tools/analysis/stage1_contrast_check.py prints chance and the three
+    losses; on the demo config (48 patches) blank inputs give ln 48."""
+    import importlib.util
+    import os.path as osp
+
+    import numpy as np
+    from mmengine.config import Config
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    config = osp.join(root, 'configs', 'pretrain',
+                      'm3mae_stage1_vit-tiny_synthetic-demo.py')
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(config).model)
+    model.init_weights()
+    ckpt = str(tmp_path / 'iter_1.pth')
+    torch.save(dict(meta=dict(seed=np.int64(0)),
+                    state_dict=model.state_dict()), ckpt)
+    spec = importlib.util.spec_from_file_location(
+        'stage1_contrast_check',
+        osp.join(root, 'tools', 'analysis', 'stage1_contrast_check.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    out = tool.main([config, ckpt, '--num-images', '4'])
+    assert set(out) == {'real', 'blank', 'other_depth'}
+    assert out['blank'] == pytest.approx(math.log(48), abs=1e-4)
