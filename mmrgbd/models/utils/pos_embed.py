@@ -59,7 +59,7 @@ def get_1d_sincos_pos_embed(embed_dims: int,
         positions = torch.arange(positions, dtype=torch.float64)
     pos = torch.as_tensor(positions, dtype=torch.float64).reshape(-1)  # (L,)
     half = embed_dims // 2
-    omega = torch.arange(half, dtype=torch.float64) / half
+    omega = torch.arange(half, dtype=torch.float64, device=pos.device) / half
     omega = 1. / temperature**omega  # (D/2,)
     out = pos[:, None] * omega[None, :]  # (L, D/2)
     return torch.cat([out.sin(), out.cos()], dim=1).float()  # (L, D)
