@@ -12,6 +12,10 @@ spec in ``projects/m3mae/README.md``:
   optionally ``+ gamma * L_contrast`` on the positions visible in both;
 * video, one stage (:class:`M3MAEVideo`): Conv3d tubelets, ``alpha * L_rgb +
   beta * L_depth + gamma * L_contrast + eta * L_match``.
+
+Deviations from the paper (content-only stage-1 tokens, the matching
+fusion, shared video mask positions, ...) are listed with their reasons in
+``projects/m3mae/README.md``.
 """
 import copy
 from typing import Dict, List, Optional, Union
@@ -173,7 +177,9 @@ class M3MAE(BaseRGBDSelfSupervisor):
     * ``L_contrast`` = ``head['contrast']`` (:class:`PatchContrastHead`) on
       the positions visible in **both** modalities -> ``loss_patch_nce``;
     * ``L_match`` = ``head['match']`` (:class:`RGBDMatchingHead`, paired vs
-      deranged depth) -> ``loss_match`` (and ``acc_match``).
+      deranged depth; fused by the head's transformer block, or encoded
+      jointly by a shared encoder, see :meth:`match_loss`) -> ``loss_match``
+      (and ``acc_match``).
 
     Every returned ``loss_*`` is already multiplied by its weight, so the
     total mmengine sums is the weighted sum above. A term with weight 0 is
@@ -425,11 +431,15 @@ class M3MAEVideo(M3MAE):
 
     :class:`M3MAE` with the video defaults: tubelet stems
     (``TubeletPatchEmbed``, 2x16x16 over 16 frames) in the backbone config,
-    90 % of the tokens of each modality hidden (``RandomTokenMasker``; the
-    OR-AR config uses ``TubeMasker``), MSE for RGB (norm-pix) **and** depth
-    (plain), a patch contrast head on the tokens visible in both modalities
-    and an RGB-D matching head, weighted ``1 * L_rgb + 0.1 * L_depth + 0.01
-    * L_contrast + 0.01 * L_match`` (UCF-101 setting).
+    90 % of the tokens of each modality hidden (class default:
+    ``RandomTokenMasker``; the UCF-101 config hides RGB with the SurgMAE-style
+    ``InformationWeightedMasker`` and OR-AR with ``TubeMasker``, both inside
+    a ``SharedPositionsMasker`` that gives depth RGB's visible positions),
+    MSE for RGB (norm-pix) **and** depth (plain), a patch contrast head on
+    the tokens visible in both modalities and an RGB-D matching head whose
+    pair tokens interact (:class:`RGBDMatchingHead`), weighted ``1 * L_rgb +
+    0.1 * L_depth + 0.01 * L_contrast + 0.01 * L_match`` (UCF-101 setting).
+    Content-aware maskers get the preprocessed clip (:meth:`generate_mask`).
 
     Args:
         backbone (dict): ``MultiModalViT`` with tubelet stems.
