@@ -121,11 +121,10 @@ def test_dist_train_m3mae_scannet_on_two_processes(layouts, tmp_path):
     torch.save(dict(meta=dict(seed=np.int64(0)),
                     state_dict=stage1.state_dict()), ckpt)
     work = tmp_path / 'work'
-    run(['bash', 'tools/dist_train.sh',
-               'configs/pretrain/m3mae_scannet.py', '2', '--work-dir',
-               str(work), '--cfg-options', *layouts['scannet'],
-               *ONE_ITERATION, f'model.stage1_checkpoint={ckpt}', *TINY,
-               *TINY_DECODER], env())
+    run(['bash', 'tools/dist_train.sh', 'configs/pretrain/m3mae_scannet.py',
+         '2', '--work-dir', str(work), '--cfg-options', *layouts['scannet'],
+         *ONE_ITERATION, f'model.stage1_checkpoint={ckpt}', *TINY,
+         *TINY_DECODER], env())
     log = log_of(work)
     assert 'Epoch(train) [1][1/1]' in log
     assert 'loss_rgb' in log and 'loss_depth' in log
@@ -148,7 +147,8 @@ def test_two_stage_m3mae_scannet_on_two_processes(layouts, tmp_path):
     out = run(['bash', 'tools/pretrain_two_stage.sh', s1, s2, '2',
                '--cfg-options', *layouts['scannet'], *ONE_ITERATION, *TINY],
               environ)
-    work1, work2 = tmp_path / 'm3mae_stage1_scannet', tmp_path / 'm3mae_scannet'
+    work1 = tmp_path / 'm3mae_stage1_scannet'
+    work2 = tmp_path / 'm3mae_scannet'
     ckpt1 = str(work1 / 'epoch_1.pth')
     assert (work1 / 'last_checkpoint').read_text().strip() == ckpt1
     log1, log2 = log_of(work1), log_of(work2)

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from mmengine.runner import load_checkpoint
 
 from mmrgbd.models.backbones import MultiModalViT
 

@@ -76,8 +76,9 @@ class ProgressiveStage2(BaseRGBDSelfSupervisor):
        layout on the **visible** depth patches; ``L_distill``:
        :class:`GlobalFeatureDistillLoss` between the student output and the
        frozen stage-1 encoders (``teacher``) run on the **clean** input
-       (``teacher_view``, below); ``L_rgb`` (ablation "RGB+depth reconstruction", needs
-       ``neck.heads.rgb``): norm-pix MSE on hidden RGB patches.
+       (``teacher_view``, below); ``L_rgb`` (ablation "RGB+depth
+       reconstruction", needs ``neck.heads.rgb``): norm-pix MSE on hidden
+       RGB patches.
 
     Returned keys ``loss_depth``, ``loss_denoise``, ``loss_distill``,
     ``loss_rgb`` are already weighted (mmengine sums them).
