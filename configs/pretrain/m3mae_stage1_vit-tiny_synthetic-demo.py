@@ -7,7 +7,7 @@
 # (no reconstruction hook: stage 1 has no decoder).
 _base_ = [
     '../_base_/models/m3mae_stage1_vit-b.py',
-    '../_base_/datasets/synthetic_rgbd.py',
+    '../_base_/datasets/synthetic_rgbd_rgb-jitter-blur_robust-depth.py',
     '../_base_/runtime/default_runtime.py',
 ]
 
@@ -20,21 +20,12 @@ model = dict(
             num_heads=4,
             feedforward_channels=512),
         img_size=(96, 128)),
-    head=dict(in_channels=128, hidden_channels=128, out_channels=64))
+    head=dict(in_channels=128))
 
-train_pipeline = [
-    dict(type='RGBDRandomFlip', prob=0.5),
-    dict(type='RGBColorJitter', brightness=0.4, contrast=0.4, saturation=0.2,
-         hue=0.1, prob=0.8),
-    dict(type='RGBGaussianBlur', sigma=(0.1, 2.0), prob=0.5),
-    dict(type='NormalizeDepth', mode='metric', max_depth=10.0),
-    dict(type='PackRGBDInputs'),
-]
 train_dataloader = dict(
     batch_size=8,
     num_workers=1,
-    dataset=dict(num_samples=2400, img_size=(96, 128), seed=0,
-                 pipeline=train_pipeline))
+    dataset=dict(num_samples=2400, img_size=(96, 128), seed=0))
 
 max_iters = 300
 optim_wrapper = dict(

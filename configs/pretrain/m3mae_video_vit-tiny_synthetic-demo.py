@@ -24,8 +24,8 @@ model = dict(
             depth=dict(num_frames=num_frames))),
     neck=dict(in_channels=128, embed_dims=128, num_layers=2, num_heads=4),
     head=dict(
-        contrast=dict(in_channels=128, out_channels=64),
-        match=dict(in_channels=128)))
+        contrast=dict(in_channels=128),
+        match=dict(in_channels=128, fusion=dict(num_heads=4))))
 
 train_pipeline = [
     dict(type='RGBDRandomFlip', prob=0.5),

@@ -5,7 +5,7 @@
 # checkpoint as --cfg-options model.stage1_checkpoint=...).
 _base_ = [
     '../_base_/models/m3mae_vit-b.py',
-    '../_base_/datasets/synthetic_rgbd.py',
+    '../_base_/datasets/synthetic_rgbd_rgb-jitter-blur_robust-depth.py',
     '../_base_/schedules/synthetic_demo_adamw_600it.py',
 ]
 
@@ -19,22 +19,13 @@ model = dict(
             feedforward_channels=512),
         img_size=(96, 128)),
     neck=dict(in_channels=128, embed_dims=128, num_layers=2, num_heads=4),
-    head=dict(contrast=dict(in_channels=128, out_channels=64)),
+    head=dict(contrast=dict(in_channels=128)),
     stage1_checkpoint='work_dirs/m3mae_stage1_vit-tiny_synthetic-demo/'
     'iter_300.pth')
 
-train_pipeline = [
-    dict(type='RGBDRandomFlip', prob=0.5),
-    dict(type='RGBColorJitter', brightness=0.4, contrast=0.4, saturation=0.2,
-         hue=0.1, prob=0.8),
-    dict(type='RGBGaussianBlur', sigma=(0.1, 2.0), prob=0.5),
-    dict(type='NormalizeDepth', mode='metric', max_depth=10.0),
-    dict(type='PackRGBDInputs'),
-]
 train_dataloader = dict(
     batch_size=8,
     num_workers=1,
-    dataset=dict(num_samples=4800, img_size=(96, 128), seed=1,
-                 pipeline=train_pipeline))
+    dataset=dict(num_samples=4800, img_size=(96, 128), seed=1))
 
 custom_hooks = [dict(type='ReconstructionVisualizationHook', interval=200)]

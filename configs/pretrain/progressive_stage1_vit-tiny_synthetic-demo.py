@@ -20,7 +20,7 @@ model = dict(
             num_heads=4,
             feedforward_channels=512),
         img_size=(96, 128)),
-    head=dict(in_channels=128, hidden_channels=128, out_channels=64))
+    head=dict(in_channels=128))
 
 train_pipeline = [
     dict(type='RGBDRandomFlip', prob=0.5),

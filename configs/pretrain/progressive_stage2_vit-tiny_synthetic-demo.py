@@ -5,7 +5,7 @@
 # (tools/pretrain_two_stage.sh passes the one it just trained).
 _base_ = [
     '../_base_/models/progressive_stage2_vit-b.py',
-    '../_base_/datasets/synthetic_rgbd.py',
+    '../_base_/datasets/synthetic_rgbd_rgb-jitter-blur_robust-depth.py',
     '../_base_/schedules/synthetic_demo_adamw_600it.py',
 ]
 
@@ -22,18 +22,9 @@ model = dict(
     stage1_checkpoint='work_dirs/progressive_stage1_vit-tiny_synthetic-demo/'
     'iter_300.pth')
 
-train_pipeline = [
-    dict(type='RGBDRandomFlip', prob=0.5),
-    dict(type='RGBColorJitter', brightness=0.4, contrast=0.4, saturation=0.2,
-         hue=0.1, prob=0.8),
-    dict(type='RGBGaussianBlur', sigma=(0.1, 2.0), prob=0.5),
-    dict(type='NormalizeDepth', mode='robust', trunc=0.1),
-    dict(type='PackRGBDInputs'),
-]
 train_dataloader = dict(
     batch_size=8,
     num_workers=1,
-    dataset=dict(num_samples=4800, img_size=(96, 128), seed=1,
-                 pipeline=train_pipeline))
+    dataset=dict(num_samples=4800, img_size=(96, 128), seed=1))
 
 custom_hooks = [dict(type='ReconstructionVisualizationHook', interval=200)]

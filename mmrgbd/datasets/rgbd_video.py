@@ -42,27 +42,38 @@ class RGBDVideoClipDataset(BaseRGBDDataset):
 
     A clip starting at frame ``s`` uses frames ``s, s + frame_interval, ...,
     s + (num_frames - 1) * frame_interval`` of the video's frames sorted by
-    file name (only stems present in both ``rgb/`` and ``depth/``). Clip
-    starts are ``0, clip_stride, 2 * clip_stride, ...`` while the clip fits;
-    ``clip_stride`` defaults to the clip span (non-overlapping clips). Videos
+    file name (only stems present in both ``rgb/`` and ``depth/``). Videos
     shorter than one clip are skipped (counted in ``self.num_short_videos``).
 
-    Entries hold lists ``rgb_paths``, ``depth_paths`` (and ``pose_paths`` with
-    ``cam2world`` float64 (T, 4, 4) if ``pose/`` exists), ``intrinsics`` if the
-    video has ``intrinsics.txt``, plus ``rgb_path`` / ``depth_path`` of the
-    first frame for messages. Load them with :class:`LoadRGBDClip`.
+    Clip starts:
+
+    * ``clip_stride=None`` (default, VideoMAE): **one entry per video**, so
+      one epoch is one clip of every video. In training the start is drawn
+      uniformly from all starts where the clip fits, anew each time the
+      video is loaded (``np.random``, which mmengine seeds per worker); with
+      ``test_mode=True`` the start is fixed, the centre clip ``(n - span) //
+      2``.
+    * ``clip_stride=k``: every clip at the fixed starts ``0, k, 2k, ...``
+      while it fits (one entry each; e.g. ``k = span`` for non-overlapping
+      clips, a sliding-window evaluation).
+
+    Entries hold lists ``rgb_paths``, ``depth_paths`` (and ``pose_paths`` if
+    ``pose/`` exists), ``frame_stems``, ``intrinsics`` if the video has
+    ``intrinsics.txt``, plus ``rgb_path`` / ``depth_path`` of the first frame
+    for messages. Load them with :class:`LoadRGBDClip`.
 
     Args:
         data_root (str): Root of the videos.
         num_frames (int): Frames per clip (T).
         frame_interval (int): Step between sampled frames.
-        clip_stride (int, optional): Step between clip starts.
+        clip_stride (int, optional): Step between enumerated clip starts;
+            None = one randomly placed clip per video (see above).
         video_list (str, optional): Text file of video folders relative to
             ``data_root``; default: every folder with an ``rgb/`` sub-folder.
         depth_unit (str): Encoding of the depth PNGs.
         depth_source (str): ``'sensor'``, or ``'pseudo'`` for depth from a
             monocular pseudo-labeller.
-        **kwargs: Passed to :class:`BaseRGBDDataset`.
+        **kwargs: Passed to :class:`BaseRGBDDataset` (e.g. ``test_mode``).
     """
 
     def __init__(self,
@@ -76,10 +87,12 @@ class RGBDVideoClipDataset(BaseRGBDDataset):
                  **kwargs):
         if num_frames < 1 or frame_interval < 1:
             raise ValueError('num_frames and frame_interval must be >= 1')
+        if clip_stride is not None and clip_stride < 1:
+            raise ValueError(f'clip_stride must be >= 1, got {clip_stride}')
         self.num_frames = num_frames
         self.frame_interval = frame_interval
         self.clip_span = (num_frames - 1) * frame_interval + 1
-        self.clip_stride = clip_stride or self.clip_span
+        self.clip_stride = clip_stride
         self.video_list = video_list
         self.num_short_videos = 0
         super().__init__(
@@ -100,7 +113,7 @@ class RGBDVideoClipDataset(BaseRGBDDataset):
         return sorted(videos)
 
     def load_data_list(self) -> List[dict]:
-        """Enumerate the clips of every video."""
+        """One entry per video (``clip_stride=None``) or per clip."""
         data_list = []
         self.num_short_videos = 0
         for video in self._videos():
@@ -112,34 +125,29 @@ class RGBDVideoClipDataset(BaseRGBDDataset):
             depth = _stems(depth_dir, _IMG_EXTS + ('.npy', ))
             stems = sorted(set(rgb) & set(depth))
             pose_dir = osp.join(vdir, 'pose')
-            has_pose = osp.isdir(pose_dir)
             k_path = osp.join(vdir, 'intrinsics.txt')
-            k = read_intrinsics_txt(k_path) if osp.isfile(k_path) else None
             if len(stems) < self.clip_span:
                 self.num_short_videos += 1
                 continue
+            video_info = dict(
+                video=video,
+                video_stems=stems,
+                rgb_paths=[osp.join(vdir, 'rgb', rgb[s]) for s in stems],
+                depth_paths=[osp.join(depth_dir, depth[s]) for s in stems],
+                depth_unit=self.depth_unit,
+                depth_source=self.depth_source)
+            if osp.isdir(pose_dir):
+                video_info['pose_paths'] = [
+                    osp.join(pose_dir, f'{s}.txt') for s in stems
+                ]
+            if osp.isfile(k_path):
+                video_info['intrinsics'] = read_intrinsics_txt(k_path)
+            if self.clip_stride is None:
+                data_list.append(video_info)
+                continue
             for start in range(0, len(stems) - self.clip_span + 1,
                                self.clip_stride):
-                clip = stems[start:start + self.clip_span:self.frame_interval]
-                info = dict(
-                    clip_id=f'{video}/{clip[0]}',
-                    video=video,
-                    frame_stems=clip,
-                    rgb_paths=[osp.join(vdir, 'rgb', rgb[s]) for s in clip],
-                    depth_paths=[
-                        osp.join(depth_dir, depth[s]) for s in clip
-                    ],
-                    depth_unit=self.depth_unit,
-                    depth_source=self.depth_source)
-                info['rgb_path'] = info['rgb_paths'][0]
-                info['depth_path'] = info['depth_paths'][0]
-                if has_pose:
-                    info['pose_paths'] = [
-                        osp.join(pose_dir, f'{s}.txt') for s in clip
-                    ]
-                if k is not None:
-                    info['intrinsics'] = k.copy()
-                data_list.append(info)
+                data_list.append(self.select_clip(video_info, start))
         if not data_list:
             raise BadSampleError(
                 self.data_root,
@@ -147,6 +155,48 @@ class RGBDVideoClipDataset(BaseRGBDDataset):
                 f'{self.frame_interval} fits in any video '
                 f'({self.num_short_videos} videos too short)')
         return data_list
+
+    def num_starts(self, num_video_frames: int) -> int:
+        """How many clip starts fit into a video of that many frames."""
+        return num_video_frames - self.clip_span + 1
+
+    def clip_start(self, num_video_frames: int) -> int:
+        """Start of the clip of a per-video entry: uniform in training, the
+        centre clip in ``test_mode``."""
+        starts = self.num_starts(num_video_frames)
+        if self.test_mode:
+            return (starts - 1) // 2
+        return int(np.random.randint(starts))
+
+    def select_clip(self, video_info: dict, start: int) -> dict:
+        """The clip of a video entry that starts at frame index ``start``.
+
+        Returns:
+            dict: ``clip_id``, ``frame_stems``, ``rgb_paths``,
+            ``depth_paths`` (``pose_paths``) of the clip's frames, the
+            video's other keys, and ``rgb_path`` / ``depth_path``.
+        """
+        if not 0 <= start < self.num_starts(len(video_info['video_stems'])):
+            raise ValueError(f'clip start {start} does not fit '
+                             f"{video_info['video']}")
+        sl = slice(start, start + self.clip_span, self.frame_interval)
+        info = {k: v for k, v in video_info.items() if k != 'video_stems'}
+        info['frame_stems'] = video_info['video_stems'][sl]
+        for key in ('rgb_paths', 'depth_paths', 'pose_paths'):
+            if key in video_info:
+                info[key] = video_info[key][sl]
+        info['clip_id'] = f"{video_info['video']}/{info['frame_stems'][0]}"
+        info['rgb_path'] = info['rgb_paths'][0]
+        info['depth_path'] = info['depth_paths'][0]
+        return info
+
+    def get_data_info(self, idx: int) -> dict:
+        """The idx-th entry; per-video entries get their clip here."""
+        info = super().get_data_info(idx)
+        if 'video_stems' in info:
+            info = self.select_clip(
+                info, self.clip_start(len(info['video_stems'])))
+        return info
 
 
 @TRANSFORMS.register_module()

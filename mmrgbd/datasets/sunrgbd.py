@@ -1,7 +1,10 @@
 """SUN RGB-D in its official per-sample folder layout."""
+import logging
 import os
 import os.path as osp
 from typing import List, Optional, Tuple
+
+from mmengine.logging import print_log
 
 from mmrgbd.registry import DATASETS
 from .base_rgbd import BaseRGBDDataset
@@ -81,9 +84,11 @@ class SUNRGBDDataset(BaseRGBDDataset):
 
     Samples are given by ``ann_file``, a text file whose lines are
     ``<sample_dir> [<label_png>]`` (relative to ``data_root``; ``-`` = no
-    label) as written by ``tools/dataset_converters/sunrgbd_infos.py``, or,
-    without ``ann_file``, every folder holding ``intrinsics.txt`` and
-    ``image/`` (sorted).
+    label) as written by ``tools/dataset_converters/sunrgbd_infos.py``
+    (with ``--split-file``: the official train split of 5285 or test split
+    of 5050 frames), or, without ``ann_file``, every folder holding
+    ``intrinsics.txt`` and ``image/`` (sorted; train and test frames, with
+    a warning).
 
     Semantic labels are 37-class PNGs (0 = unlabelled, 1..37 =
     :data:`SUNRGBD37_CLASSES`): either the toolbox's ``SUNRGBD2Dseg.mat``
@@ -122,7 +127,15 @@ class SUNRGBDDataset(BaseRGBDDataset):
 
     def _entries(self) -> List[Tuple[str, Optional[str]]]:
         if not self._has_ann:
-            return [(s, None) for s in find_sunrgbd_samples(self.data_root)]
+            samples = find_sunrgbd_samples(self.data_root)
+            print_log(
+                f'SUNRGBDDataset: no ann_file, using all {len(samples)} '
+                f'sample folders under {self.data_root} (train AND test '
+                'frames); give the official split as ann_file (see '
+                'tools/dataset_converters/sunrgbd_infos.py) for '
+                'pre-training or evaluation', logger='current',
+                level=logging.WARNING)
+            return [(s, None) for s in samples]
         try:
             with open(self.ann_file) as f:
                 lines = f.read().splitlines()

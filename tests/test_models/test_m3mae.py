@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from mmrgbd.models.algorithms import (M3MAE, M3MAEStage1, M3MAEVideo,
                                       Stage1CheckpointError)
+from mmrgbd.models.heads.matching_head import random_derangement
 from mmrgbd.models.utils import patchify
 from mmrgbd.registry import MODELS
 
@@ -42,8 +43,9 @@ def decoder_cfg(heads=dict(rgb=P * P * 3, depth=P * P)):
         heads=heads)
 
 
-def contrast_cfg():
-    return dict(type='PatchContrastHead', in_channels=C, out_channels=16)
+def contrast_cfg(symmetric=False):
+    return dict(type='PatchContrastHead', in_channels=C,
+                loss=dict(type='PatchInfoNCELoss', symmetric=symmetric))
 
 
 def build(cfg):
@@ -110,20 +112,40 @@ def save_runner_checkpoint(model, path):
 # --------------------------------------------------------------------- #
 # stage 1
 # --------------------------------------------------------------------- #
-def test_stage1_loss_is_patch_infonce_of_projected_encoder_tokens():
+def test_stage1_loss_is_one_directional_infonce_of_content_tokens():
+    """Default stage 1: InfoNCE (RGB anchors, Eq. 3) on the L2-normalised
+    encoder features of tokens encoded WITHOUT position embeddings."""
     model = stage1()
+    assert list(model.head.parameters()) == []  # no projection MLP
     x = make_inputs()
     out = model.loss(x)
     assert set(out) == {'loss_patch_nce'}
-    feats = model.backbone(x)  # every token visible
-    proj = model.head(feats['tokens'])
-    ref = model.head.loss_module(proj['rgb'], proj['depth'],
-                                 torch.ones(2, N, dtype=torch.bool))
-    torch.testing.assert_close(out['loss_patch_nce'], ref)
+    feats = model.backbone(x, None, with_pos_embed=False)
+    z_a = F.normalize(feats['tokens']['rgb'], dim=-1)  # (B, N, C)
+    z_b = F.normalize(feats['tokens']['depth'], dim=-1)
+    logits = torch.einsum('bnd,bmd->bnm', z_a, z_b) / 0.07  # (B, N, N)
+    hand = F.cross_entropy(logits.flatten(0, 1), torch.arange(N).repeat(2))
+    torch.testing.assert_close(out['loss_patch_nce'], hand)
+    with_pos = model.backbone(x)['tokens']['rgb']
+    assert not torch.allclose(with_pos, feats['tokens']['rgb'])
     out['loss_patch_nce'].backward()
     for m in ('rgb', 'depth'):
         grad = model.backbone.encoders[m].layers[0].attn.qkv.weight.grad
         assert grad is not None and grad.abs().sum() > 0
+
+
+def test_stage1_literal_form_adds_position_embeddings():
+    model = build(
+        dict(
+            type='M3MAEStage1',
+            backbone=backbone_cfg(),
+            head=contrast_cfg(),
+            with_pos_embed=True))
+    x = make_inputs()
+    feats = model.backbone(x)  # with position embeddings
+    ref = model.head.loss_module(feats['tokens']['rgb'],
+                                 feats['tokens']['depth'])
+    torch.testing.assert_close(model.loss(x)['loss_patch_nce'], ref)
 
 
 def test_stage1_shared_encoder_encodes_modalities_separately():
@@ -207,14 +229,12 @@ def test_stage2_contrast_term_uses_positions_visible_in_both():
     assert both.sum(1).tolist() == [2, 2]
     ref = model.head['contrast'].loss_module(proj['rgb'], proj['depth'], both)
     torch.testing.assert_close(losses['loss_patch_nce'], 0.5 * ref)
-    # by hand for two positions: mean over anchors and both directions
+    # by hand for two positions: mean over the RGB anchors (Eq. 3)
     za = F.normalize(proj['rgb'], dim=-1)[:, [3, 4]]
     zb = F.normalize(proj['depth'], dim=-1)[:, [3, 4]]
     logits = torch.einsum('bnd,bmd->bnm', za, zb) / 0.07
     target = torch.arange(2).repeat(2)
-    hand = 0.5 * (F.cross_entropy(logits.flatten(0, 1), target) +
-                  F.cross_entropy(logits.transpose(1, 2).flatten(0, 1),
-                                  target))
+    hand = F.cross_entropy(logits.flatten(0, 1), target)
     torch.testing.assert_close(losses['loss_patch_nce'], 0.5 * hand)
 
 
@@ -366,7 +386,93 @@ def test_video_terms_weights_and_tubelet_targets():
     hidden = ~visible['depth']
     hand = ((preds['depth'] - target)**2)[hidden].mean()
     torch.testing.assert_close(terms['depth'], hand)
-    assert 0. <= float(losses['acc_match']) <= 1.
+    # matching: CE and accuracy of the fused pairs (same derangement)
+    torch.manual_seed(7)
+    perm = random_derangement(3)
+    head = model.head['match']
+    logits = head(head.pair_features(feats, perm))  # (6, 2)
+    labels = torch.tensor([1, 1, 1, 0, 0, 0])
+    torch.testing.assert_close(terms['match'],
+                               F.cross_entropy(logits, labels))
+    acc = (logits.argmax(1) == labels).float().mean()
+    torch.testing.assert_close(losses['acc_match'], acc)
+
+
+def shared_match_model(num_layers=2):
+    """Tiny M3MAE with a shared encoder over 1x3-patch RGB-D images."""
+    return build(
+        dict(
+            type='M3MAE',
+            backbone=backbone_cfg(
+                shared=True, img_size=(8, 24),
+                arch=dict(TINY_ARCH, num_layers=num_layers)),
+            neck=decoder_cfg(),
+            masker=dict(type='RandomPatchMasker',
+                        keep_ratios=dict(rgb=1.0, depth=1.0)),
+            head=dict(match=dict(type='RGBDMatchingHead', in_channels=C)),
+            loss_weights=dict(rgb=0.1, depth=1.0, match=1.0)))
+
+
+def latent_rgbd_images(B, g):
+    """RGB of sample b is its colour z_b (3 numbers) everywhere; its depth
+    shows the three components side by side: matching is learnable only
+    by comparing the two modalities."""
+    z = torch.randn(B, 3, 1, 1, generator=g)
+    rgb = z + 0.3 * torch.randn(B, 3, 8, 24, generator=g)
+    depth = torch.cat([z[:, k:k + 1].expand(B, 1, 8, 8) for k in range(3)],
+                      dim=3)  # (B, 1, 8, 24)
+    depth = depth + 0.3 * torch.randn(B, 1, 8, 24, generator=g)
+    return dict(rgb=rgb, depth=depth)
+
+
+def test_shared_encoder_matching_encodes_each_negative_pair_jointly():
+    model = shared_match_model(num_layers=1)
+    head = model.head['match']
+    assert head.joint and head.fusion is None  # the encoder fuses
+    assert head.joint_norm is not None
+    x = make_inputs(B=3)
+    calls = []
+    orig = model.backbone.forward
+    model.backbone.forward = lambda inputs, visible=None, *a: (
+        calls.append((inputs, visible)) or orig(inputs, visible, *a))
+    feats = model.extract_feat(x)
+    torch.manual_seed(3)
+    out = model.match_loss(x, feats)
+    torch.manual_seed(3)
+    perm = random_derangement(3)
+    neg_inputs, neg_vis = calls[-1]
+    torch.testing.assert_close(neg_inputs['rgb'], x['rgb'])
+    torch.testing.assert_close(neg_inputs['depth'], x['depth'][perm])
+    negative = orig(neg_inputs, neg_vis)
+    logits = head(torch.cat([head.joint_feature(feats),
+                             head.joint_feature(negative)]))
+    labels = torch.tensor([1, 1, 1, 0, 0, 0])
+    torch.testing.assert_close(out['loss_match'],
+                               F.cross_entropy(logits, labels))
+
+
+def test_shared_encoder_matching_learns():
+    """Jointly encoded pairs: the loss falls well below ln 2 in 300 steps
+    (measured 0.17 / accuracy 0.94 on 256 held-out pairs; the fused
+    modality-specific head reaches < 0.1 in test_matching_head.py)."""
+    model = shared_match_model()
+    g = torch.Generator().manual_seed(0)
+    params = [p for n, p in model.named_parameters()
+              if not n.startswith('neck')]
+    opt = torch.optim.Adam(params, lr=3e-3)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, 300)
+    for _ in range(300):
+        x = latent_rgbd_images(32, g)
+        loss = model.match_loss(x, model.extract_feat(x))['loss_match']
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+    with torch.no_grad():
+        x = latent_rgbd_images(256, g)
+        out = model.match_loss(x, model.extract_feat(x))
+    assert out['loss_match'].item() < 0.3, out
+    assert out['acc_match'].item() > 0.88, out
 
 
 def test_video_predict_returns_clips_and_backward_works():

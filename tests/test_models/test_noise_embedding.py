@@ -19,6 +19,13 @@ def test_sinusoidal_embedding_by_hand():
         assert emb[b].tolist() == pytest.approx(expect, abs=1e-6)
 
 
+def test_sinusoidal_embedding_stays_on_the_values_device():
+    """No host round trip (a GPU -> CPU sync every step): computed where
+    the values live (the meta device stands in for a GPU)."""
+    emb = sinusoidal_embedding(torch.empty(4, device='meta'), 8)
+    assert emb.device.type == 'meta' and emb.shape == (4, 8)
+
+
 def test_noise_embedding_scales_sigma_before_sinusoid():
     emb = NoiseLevelEmbedding(embed_dims=8, freq_dims=16, sigma_scale=1000.)
     sigma = torch.tensor([0.01, 0.2])

@@ -65,8 +65,7 @@ def stage1_ckpt(tmp_path_factory):
         dict(
             type='ProgressiveStage1',
             backbone=backbone_cfg(),
-            head=dict(type='PatchContrastHead', in_channels=C,
-                      out_channels=16)))
+            head=dict(type='PatchContrastHead', in_channels=C)))
     s1.init_weights()
     path = tmp_path_factory.mktemp('stage1') / 'epoch_300.pth'
     torch.save(
@@ -238,14 +237,58 @@ def test_weighted_total_equals_the_weighted_sum_of_terms():
     torch.testing.assert_close(
         total, 0.7 * terms['depth'] + 0.1 * terms['denoise'] +
         2.0 * terms['distill'])
-    # the distillation term: student (masked, noisy) vs teacher (full,
-    # clean) through GlobalFeatureDistillLoss
+    # the distillation term: student (masked, noisy) vs teacher (clean, the
+    # student's patches, no position embedding as stage 1) through
+    # GlobalFeatureDistillLoss
     torch.manual_seed(11)
     out = model.forward_train(x)
-    teacher = model.teacher(dict(rgb=x['rgb'], depth=x['depth']))
-    assert bool(teacher['visible']['depth'].all())
+    teacher = model.teacher(dict(rgb=x['rgb'], depth=x['depth']), vis,
+                            with_pos_embed=False)
+    torch.testing.assert_close(teacher['visible']['depth'], vis['depth'])
     ref = GlobalFeatureDistillLoss()(out['feats'], teacher)
     torch.testing.assert_close(terms['distill'], ref)
+
+
+def test_teacher_view_pools_over_the_students_positions(stage1_ckpt):
+    """Default: the teacher max-pools over exactly the patches the student
+    sees (clean input), so a student equal to the teacher on clean depth
+    has zero distillation loss; the 'full' teacher pools over every patch
+    and gives a target the student's view cannot reach."""
+    _, ckpt = stage1_ckpt
+    x = make_inputs()
+    vis = fixed_visible()
+    losses = {}
+    for view in ('visible', 'full'):
+        # stage1_with_pos_embed=True: student and teacher encode alike
+        model = build(
+            stage2_cfg(
+                masker=None, stage1_checkpoint=ckpt, noise_mode='none',
+                teacher_view=view, stage1_with_pos_embed=True))
+        model.masker = FixedMasker(vis)
+        losses[view] = model.loss_terms(x)['distill']
+        seen = model.teacher_feats(x, vis)['visible']
+        for m in ('rgb', 'depth'):
+            assert torch.equal(seen[m], vis[m] if view == 'visible' else
+                               torch.ones_like(vis[m]))
+    assert losses['visible'].item() == pytest.approx(0., abs=1e-6)
+    assert losses['full'].item() > 1e-3
+    with pytest.raises(ValueError, match='teacher_view'):
+        MODELS.build(stage2_cfg(teacher_view='all'))
+
+
+def test_teacher_encodes_like_the_stage1_model(stage1_ckpt):
+    """stage1_with_pos_embed=False (default): the teacher encodes content
+    tokens without position embeddings, as M3MAEStage1 trained them."""
+    s1, ckpt = stage1_ckpt
+    model = build(stage2_cfg(stage1_checkpoint=ckpt))
+    x = make_inputs()
+    vis = fixed_visible()
+    got = model.teacher_feats(x, vis)['tokens']['depth']
+    ref = s1.encode(dict(rgb=x['rgb'], depth=x['depth']),
+                    vis)['tokens']['depth']
+    torch.testing.assert_close(got, ref)
+    with_pos = model.teacher(dict(rgb=x['rgb'], depth=x['depth']), vis)
+    assert not torch.allclose(with_pos['tokens']['depth'], got)
 
 
 def test_teacher_is_frozen_gets_no_gradient_and_stays_in_eval(stage1_ckpt):

@@ -6,15 +6,27 @@
 dataset_type = 'ScanNetFrames'
 data_root = 'data/scannet/frames/'
 
-train_pipeline = [
+#
+# The pipeline is built from named parts, so a config that adds transforms
+# composes them instead of copying the pipeline, e.g.
+#   train_pipeline = (_base_.scannet_loading + [...extra transforms...] +
+#                     _base_.scannet_packing)
+#   train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# (scannet_frames_rgb-jitter-blur_robust-depth.py does this for M3 3D and
+# Progressive).
+scannet_loading = [
     # reads colour + depth (unit from the dataset: 'mm') and resizes the
     # colour to the depth size, keeping the depth camera K
     dict(type='LoadScanNetFrame'),
     dict(type='RGBDResize', scale=(320, 240)),  # (w, h)
     dict(type='RGBDRandomFlip', prob=0.5),
-    dict(type='NormalizeDepth', mode='metric', max_depth=10.0),
-    dict(type='PackRGBDInputs'),
 ]
+scannet_depth_normalization = [
+    dict(type='NormalizeDepth', mode='metric', max_depth=10.0),
+]
+scannet_packing = [dict(type='PackRGBDInputs')]
+train_pipeline = (scannet_loading + scannet_depth_normalization +
+                  scannet_packing)
 
 train_dataloader = dict(
     batch_size=64,

@@ -1,11 +1,20 @@
 # M3 3D for RGB-D video (one stage): ViT-B encoders with Conv3d 2x16x16
 # tubelet stems over 16-frame 224x224 clips (8x14x14 = 1568 tokens per
-# modality), 90 % of each modality hidden, a shared 'concat' decoder (4
-# blocks, 384-d, 6 heads) and
+# modality) and VideoMAE's fixed 1D sinusoid position table
+# (pos_embed_order='videomae', so VideoMAE K400 weights see the embedding
+# they were trained with), a shared 'concat' decoder (4 blocks, 384-d,
+# 6 heads) and
 #   loss = 1.0 * L_rgb (MSE, norm-pix tubelets) + 0.1 * L_depth (MSE)
-#        + 0.01 * L_patch_nce (positions visible in both)
-#        + 0.01 * L_match (RGB-D matching, deranged negatives)
+#        + 0.01 * L_patch_nce (Eq. 3 on the encoder features of the
+#          positions visible in both modalities)
+#        + 0.01 * L_match (RGB-D matching: the pair's tokens fused by one
+#          transformer block, negatives = other samples' depth)
 # (the UCF-101 weights; the OR-AR config changes them and the masker).
+# Masking (Table 11, UCF-101): RGB 90 % hidden with SurgMAE-style
+# information-weighted sampling (InformationWeightedMasker: tokens kept with
+# probability ~ the frame-difference energy inside their tubelet); depth
+# shares RGB's visible positions (SharedPositionsMasker), so every visible
+# position is a contrast pair (independent 90 % masks leave ~16 of 1568).
 model = dict(
     type='M3MAEVideo',
     data_preprocessor=dict(
@@ -23,9 +32,16 @@ model = dict(
             depth=dict(type='TubeletPatchEmbed', in_channels=1,
                        tubelet_size=2, num_frames=16)),
         shared_encoder=False,
-        num_global_tokens=0),
-    masker=dict(type='RandomTokenMasker', mask_ratios=dict(rgb=0.9,
-                                                           depth=0.9)),
+        num_global_tokens=0,
+        pos_embed_order='videomae'),
+    masker=dict(
+        type='SharedPositionsMasker',
+        masker=dict(
+            type='InformationWeightedMasker',
+            mask_ratios=dict(rgb=0.9),
+            patch_size=16,
+            tubelet_size=2),
+        shared=dict(depth='rgb')),
     neck=dict(
         type='MAEStyleDecoder',
         in_channels=768,
@@ -47,8 +63,12 @@ model = dict(
         contrast=dict(
             type='PatchContrastHead',
             in_channels=768,
-            out_channels=128,
-            loss=dict(type='PatchInfoNCELoss', temperature=0.07)),
-        match=dict(type='RGBDMatchingHead', in_channels=768)),
+            num_layers=0,
+            loss=dict(type='PatchInfoNCELoss', temperature=0.07,
+                      symmetric=False)),
+        match=dict(
+            type='RGBDMatchingHead',
+            in_channels=768,
+            fusion=dict(num_heads=12, mlp_ratio=4.))),
     loss_weights=dict(rgb=1.0, depth=0.1, contrast=0.01, match=0.01),
 )

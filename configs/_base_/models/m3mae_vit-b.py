@@ -43,13 +43,15 @@ model = dict(
             on='masked')),
     # the contrast term of stage 2 is off by default (the paper's image loss
     # is 0.1 * L_rgb + 1.0 * L_depth); set loss_weights.contrast > 0 to keep
-    # the stage-1 InfoNCE on the positions visible in both modalities.
+    # the stage-1 InfoNCE (Eq. 3) on the positions visible in both
+    # modalities.
     head=dict(
         contrast=dict(
             type='PatchContrastHead',
             in_channels=768,
-            out_channels=128,
-            loss=dict(type='PatchInfoNCELoss', temperature=0.07))),
+            num_layers=0,
+            loss=dict(type='PatchInfoNCELoss', temperature=0.07,
+                      symmetric=False))),
     loss_weights=dict(rgb=0.1, depth=1.0, contrast=0.0, match=0.0),
     stage1_checkpoint=None,  # set by the stage-2 config / --cfg-options
 )

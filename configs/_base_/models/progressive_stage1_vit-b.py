@@ -1,6 +1,12 @@
 # Progressive stage 1: patch-level RGB <-> depth InfoNCE between
 # modality-specific ViT-B/16 encoders (Conv2d patch projections), unmasked
-# 224x224 inputs (14x14 patches). Same algorithm as M3 3D stage 1.
+# 224x224 inputs (14x14 patches). The algorithm of M3 3D stage 1 with the
+# symmetric loss of Eq. 1 (average of RGB -> depth and depth -> RGB) on the
+# L2-normalised encoder features (no projection MLP), tau = 0.07 (not
+# given). with_pos_embed=False: content-only tokens in stage 1 (no position
+# shortcut; with_pos_embed=True is the paper's literal form, see
+# projects/progressive/README.md); stage 2 sets stage1_with_pos_embed to
+# the same value for its teacher.
 model = dict(
     type='ProgressiveStage1',
     data_preprocessor=dict(
@@ -19,10 +25,9 @@ model = dict(
     head=dict(
         type='PatchContrastHead',
         in_channels=768,
-        hidden_channels=768,
-        out_channels=128,
-        num_layers=2,
+        num_layers=0,
         loss=dict(type='PatchInfoNCELoss', temperature=0.07,
-                  negatives='image')),
+                  negatives='image', symmetric=True)),
     masker=None,
+    with_pos_embed=False,
 )

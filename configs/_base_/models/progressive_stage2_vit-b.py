@@ -7,6 +7,10 @@
 #        + beta * L_denoise (MSE to sigma * e, visible patches)
 #        + 1 * L_distill (GlobalFeatureDistillLoss vs. the frozen teacher)
 # beta = 0.01 (ScanNet) / 0.1 (SUN RGB-D).
+# The teacher encodes the clean input at the patches the student sees
+# (teacher_view='visible'; 'full' = the whole clean input, a max-pool over
+# more tokens than the student's), without position embeddings like the
+# stage-1 model (stage1_with_pos_embed must equal stage 1's with_pos_embed).
 # sigma_max = 0.5 is in the units of NormalizeDepth(mode='robust') used by
 # the Progressive pipelines (per image: 0 mean, unit std over valid pixels):
 # noise up to half the image's depth spread; see ProgressiveStage2.
@@ -55,5 +59,7 @@ model = dict(
     loss_weights=dict(depth=1.0, denoise=0.01, distill=1.0, rgb=0.0),
     sigma_max=0.5,
     noise_mode='full',
+    teacher_view='visible',
+    stage1_with_pos_embed=False,
     stage1_checkpoint=None,  # set by the stage-2 config / --cfg-options
 )

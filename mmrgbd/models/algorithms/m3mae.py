@@ -12,6 +12,10 @@ spec in ``projects/m3mae/README.md``:
   optionally ``+ gamma * L_contrast`` on the positions visible in both;
 * video, one stage (:class:`M3MAEVideo`): Conv3d tubelets, ``alpha * L_rgb +
   beta * L_depth + gamma * L_contrast + eta * L_match``.
+
+Deviations from the paper (content-only stage-1 tokens, the matching
+fusion, shared video mask positions, ...) are listed with their reasons in
+``projects/m3mae/README.md``.
 """
 import copy
 from typing import Dict, List, Optional, Union
@@ -62,10 +66,27 @@ class M3MAEStage1(BaseRGBDSelfSupervisor):
 
     The RGB and depth encoders (``MultiModalViT``; modality-specific
     encoders, or one shared encoder with ``shared_encoder=True``) encode
-    their modality, a :class:`PatchContrastHead` projects the tokens and
-    its :class:`PatchInfoNCELoss` contrasts the two maps position by
-    position (positive: same patch position of the same image). The only
-    loss is ``loss_patch_nce``.
+    their modality and a :class:`PatchContrastHead` contrasts the two token
+    maps position by position with :class:`PatchInfoNCELoss` (positive: the
+    depth token at the same patch position of the same image; negatives: the
+    other depth patches of that image). By default the loss uses the
+    L2-normalised encoder features themselves (no projection MLP) and only
+    RGB anchors (M3 3D Eq. 3); Progressive averages both directions. The
+    only loss is ``loss_patch_nce``.
+
+    **No position shortcut** (``with_pos_embed=False``, the default): both
+    encoders would add the same fixed sin-cos position embedding, and with
+    the other positions of the same image as negatives the task is then
+    solved by position alone (a trained model reaches ~0 loss on constant
+    RGB and depth). By default the stage-1 encoders therefore encode
+    **content-only** tokens (patch projection, no position embedding): a
+    transformer without position input is permutation-equivariant, so two
+    patches with the same content get the same feature and only content
+    (and its context) can single out the positive. With constant inputs the
+    loss is exactly ``ln N`` (chance). The position embeddings stay in the
+    model (fixed sin-cos, same keys) and are added again in stage 2, which
+    loads this checkpoint unchanged. ``with_pos_embed=True`` is the papers'
+    literal form.
 
     With a shared encoder each modality is encoded **in its own pass**
     (same weights, no attention between modalities): a joint pass would let
@@ -79,8 +100,11 @@ class M3MAEStage1(BaseRGBDSelfSupervisor):
     Args:
         backbone (dict): ``MultiModalViT`` with ``rgb`` and ``depth``.
         head (dict): ``PatchContrastHead`` config (``in_channels`` = encoder
-            width).
+            width). Defaults to no projection and one-directional InfoNCE.
         masker (dict, optional): Masker config; None = no masking.
+        with_pos_embed (bool): Add the position embeddings before the
+            stage-1 encoders (the papers' literal form). Defaults to False
+            (content-only tokens; see above).
         data_preprocessor (dict, optional): Defaults to
             ``RGBDDataPreprocessor``.
         init_cfg (dict | list[dict], optional): Init config.
@@ -88,8 +112,12 @@ class M3MAEStage1(BaseRGBDSelfSupervisor):
 
     def __init__(self,
                  backbone: dict,
-                 head: dict = dict(type='PatchContrastHead', in_channels=768),
+                 head: dict = dict(
+                     type='PatchContrastHead',
+                     in_channels=768,
+                     loss=dict(type='PatchInfoNCELoss', symmetric=False)),
                  masker: Optional[dict] = None,
+                 with_pos_embed: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(
@@ -98,15 +126,18 @@ class M3MAEStage1(BaseRGBDSelfSupervisor):
             head=head,
             data_preprocessor=data_preprocessor,
             init_cfg=init_cfg)
+        self.with_pos_embed = bool(with_pos_embed)
 
     def encode(self, inputs: dict,
                visible: Optional[Dict[str, torch.Tensor]] = None) -> dict:
         """Backbone output; one pass per modality with a shared encoder."""
+        x = self.encoder_inputs(inputs)
         if not getattr(self.backbone, 'shared_encoder', False):
-            return self.extract_feat(inputs, visible)
+            return self.backbone(x, visible, self.with_pos_embed)
         outs = [
-            self.backbone({m: inputs[m]},
-                          None if visible is None else {m: visible[m]})
+            self.backbone({m: x[m]},
+                          None if visible is None else {m: visible[m]},
+                          self.with_pos_embed)
             for m in self.modalities
         ]
         return dict(
@@ -146,7 +177,9 @@ class M3MAE(BaseRGBDSelfSupervisor):
     * ``L_contrast`` = ``head['contrast']`` (:class:`PatchContrastHead`) on
       the positions visible in **both** modalities -> ``loss_patch_nce``;
     * ``L_match`` = ``head['match']`` (:class:`RGBDMatchingHead`, paired vs
-      deranged depth) -> ``loss_match`` (and ``acc_match``).
+      deranged depth; fused by the head's transformer block, or encoded
+      jointly by a shared encoder, see :meth:`match_loss`) -> ``loss_match``
+      (and ``acc_match``).
 
     Every returned ``loss_*`` is already multiplied by its weight, so the
     total mmengine sums is the weighted sum above. A term with weight 0 is
@@ -237,6 +270,10 @@ class M3MAE(BaseRGBDSelfSupervisor):
                     else 'RGBDMatchingHead'
                 raise ValueError(f"loss_weights['{t}'] > 0 needs "
                                  f"head['{t}'] (a {kind} config)")
+        if 'match' in heads and getattr(self.backbone, 'shared_encoder',
+                                        False):
+            # the shared encoder itself fuses each RGB-D pair
+            heads['match'].use_joint_encoding()
         self.stage1_checkpoint = stage1_checkpoint
         if stage1_checkpoint is not None:
             init_from_stage1(stage1_checkpoint,
@@ -249,6 +286,14 @@ class M3MAE(BaseRGBDSelfSupervisor):
         return [t for t in self.TERMS if self.loss_weights[t] != 0.]
 
     # ------------------------------------------------------------------ #
+    def generate_mask(self, inputs: dict, *args, **kwargs):
+        """Masks of the masker; content-aware maskers (``needs_inputs``,
+        e.g. ``InformationWeightedMasker``) see the preprocessed inputs."""
+        if not getattr(self.masker, 'needs_inputs', False):
+            return super().generate_mask(inputs, *args, **kwargs)
+        with self.masker.conditioned_on(self.encoder_inputs(inputs)):
+            return super().generate_mask(inputs, *args, **kwargs)
+
     def target_of(self, inputs: dict, modality: str, grid):
         """Target patches (and depth valid mask) of a modality.
 
@@ -313,11 +358,35 @@ class M3MAE(BaseRGBDSelfSupervisor):
             elif t == 'contrast':
                 terms[t] = self.head['contrast'].loss(feats)['loss_patch_nce']
             else:
-                out = self.head['match'].loss(feats)
+                out = self.match_loss(inputs, feats)
                 terms[t] = out['loss_match']
                 if 'acc_match' in out:
                     terms['acc_match'] = out['acc_match']
         return terms
+
+    def match_loss(self, inputs: dict, feats: dict) -> Dict[str, torch.Tensor]:
+        """``L_match`` of the batch (and ``acc_match``).
+
+        Negative ``b`` pairs RGB ``b`` with the depth of sample ``perm[b]``
+        (a derangement). Modality-specific encoders: the head's fusion block
+        joins the two token sets of every pair. Shared encoder: each
+        negative pair is encoded **jointly** by a second pass of the shared
+        encoder (RGB ``b`` and depth ``perm[b]`` with their own visible
+        masks); the positives are the training pass itself.
+        """
+        head = self.head['match']
+        B = feats['tokens'][head.modalities[0]].shape[0]
+        if not head.joint or B < 2:
+            return head.loss(feats)
+        perm = head.derangement(B)  # (B,)
+        x = self.encoder_inputs(inputs)
+        vis = feats['visible']
+        mod_a, mod_b = head.modalities
+        dev = x[mod_b].device
+        negative = self.backbone(
+            dict(x, **{mod_b: x[mod_b][perm.to(dev)]}),
+            dict(vis, **{mod_b: vis[mod_b][perm.to(vis[mod_b].device)]}))
+        return head.loss(feats, perm, negative_feats=negative)
 
     #: output key of each term
     LOSS_KEYS = dict(
@@ -362,11 +431,15 @@ class M3MAEVideo(M3MAE):
 
     :class:`M3MAE` with the video defaults: tubelet stems
     (``TubeletPatchEmbed``, 2x16x16 over 16 frames) in the backbone config,
-    90 % of the tokens of each modality hidden (``RandomTokenMasker``; the
-    OR-AR config uses ``TubeMasker``), MSE for RGB (norm-pix) **and** depth
-    (plain), a patch contrast head on the tokens visible in both modalities
-    and an RGB-D matching head, weighted ``1 * L_rgb + 0.1 * L_depth + 0.01
-    * L_contrast + 0.01 * L_match`` (UCF-101 setting).
+    90 % of the tokens of each modality hidden (class default:
+    ``RandomTokenMasker``; the UCF-101 config hides RGB with the SurgMAE-style
+    ``InformationWeightedMasker`` and OR-AR with ``TubeMasker``, both inside
+    a ``SharedPositionsMasker`` that gives depth RGB's visible positions),
+    MSE for RGB (norm-pix) **and** depth (plain), a patch contrast head on
+    the tokens visible in both modalities and an RGB-D matching head whose
+    pair tokens interact (:class:`RGBDMatchingHead`), weighted ``1 * L_rgb +
+    0.1 * L_depth + 0.01 * L_contrast + 0.01 * L_match`` (UCF-101 setting).
+    Content-aware maskers get the preprocessed clip (:meth:`generate_mask`).
 
     Args:
         backbone (dict): ``MultiModalViT`` with tubelet stems.

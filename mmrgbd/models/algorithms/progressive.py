@@ -31,11 +31,23 @@ from .stage1_checkpoint import check_stage1_file, init_from_stage1
 class ProgressiveStage1(M3MAEStage1):
     """Progressive stage 1: patch-level InfoNCE between RGB and depth.
 
-    The same algorithm as :class:`M3MAEStage1` (modality-specific ViT-B
-    encoders with Conv2d patch projections, unmasked inputs, a
-    :class:`PatchContrastHead`), registered under the method's name; see
-    that class for the arguments. Trained on ImageNet with pseudo depth.
+    The algorithm of :class:`M3MAEStage1` (modality-specific ViT-B encoders
+    with Conv2d patch projections, unmasked inputs, content-only tokens by
+    default, a :class:`PatchContrastHead` on the encoder features),
+    registered under the method's name, with the **symmetric** InfoNCE of
+    Progressive Eq. 1 (the average of RGB -> depth and depth -> RGB) as the
+    default head. See :class:`M3MAEStage1` for the arguments. Trained on
+    ImageNet with pseudo depth.
     """
+
+    def __init__(self,
+                 backbone: dict,
+                 head: dict = dict(
+                     type='PatchContrastHead',
+                     in_channels=768,
+                     loss=dict(type='PatchInfoNCELoss', symmetric=True)),
+                 **kwargs):
+        super().__init__(backbone=backbone, head=head, **kwargs)
 
 
 @MODELS.register_module()
@@ -63,9 +75,10 @@ class ProgressiveStage2(BaseRGBDSelfSupervisor):
        ``L_denoise``: MSE between the prediction and ``sigma * e`` in patch
        layout on the **visible** depth patches; ``L_distill``:
        :class:`GlobalFeatureDistillLoss` between the student output and the
-       frozen stage-1 encoders (``teacher``) run on the full **clean**
-       input; ``L_rgb`` (ablation "RGB+depth reconstruction", needs
-       ``neck.heads.rgb``): norm-pix MSE on hidden RGB patches.
+       frozen stage-1 encoders (``teacher``) run on the **clean** input
+       (``teacher_view``, below); ``L_rgb`` (ablation "RGB+depth
+       reconstruction", needs ``neck.heads.rgb``): norm-pix MSE on hidden
+       RGB patches.
 
     Returned keys ``loss_depth``, ``loss_denoise``, ``loss_distill``,
     ``loss_rgb`` are already weighted (mmengine sums them).
@@ -97,6 +110,16 @@ class ProgressiveStage2(BaseRGBDSelfSupervisor):
     changes them (AdamW skips parameters without gradient, including the
     weight decay).
 
+    **What the teacher sees** (``teacher_view``; the paper does not say):
+    ``'visible'`` (default) encodes the clean input at exactly the patches
+    the student sees (same masks, no noise), so both max-pools run over the
+    same positions; ``'full'`` encodes the whole clean input and max-pools
+    over all positions -- a target biased upwards (a max over 100 % of the
+    tokens exceeds the max over the student's 20 %) that the student cannot
+    reach from its view. The teacher encodes like the stage-1 model did:
+    with ``stage1_with_pos_embed=False`` (the default, matching
+    ``M3MAEStage1(with_pos_embed=False)``) without position embeddings.
+
     Args:
         backbone (dict): ``MultiModalViT`` (modality-specific encoders).
         neck (dict): ``MAEStyleDecoder`` (``'concat'``) with a ``depth`` head.
@@ -115,12 +138,18 @@ class ProgressiveStage2(BaseRGBDSelfSupervisor):
             into the student backbone and the teacher when the model is
             built. None: random student and teacher (only for resuming).
         stage1_prefix (str): Keys of the stage-1 encoders.
+        teacher_view (str): ``'visible'`` (the student's patches of the
+            clean input) or ``'full'`` (the whole clean input).
+        stage1_with_pos_embed (bool): Whether stage 1 added position
+            embeddings (``M3MAEStage1.with_pos_embed``); the teacher encodes
+            the same way. Defaults to False.
         data_preprocessor (dict, optional): Defaults to
             ``RGBDDataPreprocessor``.
         init_cfg (dict | list[dict], optional): Init config.
     """
 
     TERMS = ('depth', 'denoise', 'distill', 'rgb')
+    TEACHER_VIEWS = ('visible', 'full')
     NOISE_MODES = ('full', 'input', 'none')
     LOSS_ON = dict(depth='masked', denoise='visible', rgb='masked')
 
@@ -151,8 +180,13 @@ class ProgressiveStage2(BaseRGBDSelfSupervisor):
                  noise_mode: str = 'full',
                  stage1_checkpoint: Optional[str] = None,
                  stage1_prefix: str = 'backbone.',
+                 teacher_view: str = 'visible',
+                 stage1_with_pos_embed: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
+        if teacher_view not in self.TEACHER_VIEWS:
+            raise ValueError(f'teacher_view must be one of '
+                             f'{self.TEACHER_VIEWS}, got {teacher_view!r}')
         if noise_mode not in self.NOISE_MODES:
             raise ValueError(f'noise_mode must be one of {self.NOISE_MODES}, '
                              f'got {noise_mode!r}')
@@ -200,6 +234,8 @@ class ProgressiveStage2(BaseRGBDSelfSupervisor):
             if self.sigma_max > 0:
                 cfg.setdefault('sigma_scale', 1000. / self.sigma_max)
             self.noise_embed = build_in_scope(MODELS, cfg)
+        self.teacher_view = teacher_view
+        self.stage1_with_pos_embed = bool(stage1_with_pos_embed)
         self.teacher = None
         if weights['distill']:
             self.teacher = build_in_scope(MODELS, copy.deepcopy(backbone))
@@ -309,10 +345,20 @@ class ProgressiveStage2(BaseRGBDSelfSupervisor):
             noise=noise,
             depth_in=depth_in)
 
-    def teacher_feats(self, inputs: dict) -> dict:
-        """Frozen teacher on the full clean input (no gradient)."""
+    def teacher_feats(self, inputs: dict,
+                      visible: Optional[Dict[str, torch.Tensor]] = None
+                      ) -> dict:
+        """Frozen teacher on the clean input (no gradient).
+
+        Args:
+            inputs (dict): Preprocessed (clean) inputs.
+            visible (dict, optional): The student's masks; used with
+                ``teacher_view='visible'``.
+        """
+        view = visible if self.teacher_view == 'visible' else None
         with torch.no_grad():
-            return self.teacher(self.encoder_inputs(inputs), None)
+            return self.teacher(self.encoder_inputs(inputs), view,
+                                self.stage1_with_pos_embed)
 
     def loss_terms(self, inputs: dict, **kwargs) -> Dict[str, torch.Tensor]:
         """The **unweighted** active terms ``{term: scalar}``.
@@ -337,7 +383,8 @@ class ProgressiveStage2(BaseRGBDSelfSupervisor):
                 terms[t] = self.losses[t](preds['depth'], target,
                                           feats['visible']['depth'])
             else:
-                terms[t] = self.losses[t](feats, self.teacher_feats(inputs))
+                terms[t] = self.losses[t](
+                    feats, self.teacher_feats(inputs, feats['visible']))
         return terms
 
     def loss(self, inputs: dict,

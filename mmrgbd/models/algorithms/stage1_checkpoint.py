@@ -7,11 +7,10 @@ it when it is built, so a missing or incompatible file fails before training
 starts, with the file name and the missing keys in the message.
 
 Runner checkpoints hold more than weights (message hub, optimiser state,
-config text), which ``torch.load(weights_only=True)`` refuses. They are the
-user's own training output, so they are read inside
-:func:`mmrgbd.utils.trusted_checkpoint_loading` (the trusted path the runner
-uses for ``--resume``); weights-only files load as well. Do not point
-``stage1_checkpoint`` at files from untrusted sources.
+config text). They are read like every file, with
+``torch.load(weights_only=True)`` plus the allow-list of the runner's own
+bookkeeping types (:func:`mmrgbd.utils.safe_load`): nothing in the file is
+executed, and a file that needs more is refused with its name.
 """
 import os.path as osp
 from typing import Dict, Optional

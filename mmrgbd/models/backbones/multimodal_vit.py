@@ -12,8 +12,8 @@ from mmpretrain.models.backbones import VisionTransformer
 
 from mmrgbd.registry import MODELS
 from ..utils.init import xavier_init_linears
-from ..utils.pos_embed import (PE_ORDERS, build_sincos_pos_embed,
-                               interpolate_pos_embed)
+from ..utils.pos_embed import (PE_ORDERS, REGENERATED_ORDERS,
+                               build_sincos_pos_embed, interpolate_pos_embed)
 from .patch_embeds import _is_pretrained, build_patch_embed
 
 #: keys of a mmpretrain ViT state dict that belong to a modality's stem
@@ -53,19 +53,32 @@ class _StemMixin:
         with torch.no_grad():
             self.pos_embed.copy_(self._sincos(self.pos_embed_order))
 
-    def embed(self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, ...]]:
+    def embed(self, x: torch.Tensor, with_pos_embed: bool = True
+              ) -> Tuple[torch.Tensor, Tuple[int, ...]]:
         """Patch tokens plus position embedding (interpolated if needed).
 
         Args:
             x (Tensor): The modality input, e.g. (B, C, H, W).
+            with_pos_embed (bool): Add the position embedding. False gives
+                content-only tokens (the stage-1 contrast of M3 3D /
+                Progressive, see ``M3MAEStage1``).
 
         Returns:
             tuple[Tensor, tuple]: tokens (B, N, C) and their grid.
         """
         tokens, grid = self.patch_embed(x)  # (B, N, C)
-        pos = interpolate_pos_embed(self.pos_embed, self.grid_size, grid,
-                                    self.interpolate_mode,
-                                    self.stem_extra_tokens)  # (1, G + N, C)
+        if not with_pos_embed:
+            return tokens, tuple(grid)
+        if self.pos_embed_order in REGENERATED_ORDERS and \
+                tuple(grid) != self.grid_size:
+            pos = build_sincos_pos_embed(
+                self.stem_dims, grid, self.pos_embed_order,
+                num_extra_tokens=self.stem_extra_tokens)[None]
+            pos = pos.to(tokens.device)  # (1, G + N, C)
+        else:
+            pos = interpolate_pos_embed(
+                self.pos_embed, self.grid_size, grid, self.interpolate_mode,
+                self.stem_extra_tokens)  # (1, G + N, C)
         pos = pos[:, self.stem_extra_tokens:]  # (1, N, C)
         return tokens + pos.to(tokens.dtype), tuple(grid)  # (B, N, C)
 
@@ -111,7 +124,7 @@ class ModalityStem(_StemMixin, BaseModule):
         grid_size (Sequence[int]): Configured token grid.
         embed_dims (int): Token width.
         num_extra_tokens (int): Global tokens G (zero rows of ``pos_embed``).
-        pos_embed_order (str): ``'wh'`` or ``'hw'``.
+        pos_embed_order (str): ``'wh'``, ``'hw'`` or ``'videomae'``.
         interpolate_mode (str): Mode to resize ``pos_embed`` to other grids.
         init_cfg (dict, optional): Init config.
     """
@@ -166,7 +179,8 @@ class ViTEncoder(_StemMixin, VisionTransformer):
         patch_embed_cfg (dict, optional): Modality config for
             :func:`build_patch_embed`; None for a trunk without stem.
         num_global_tokens (int): 0 or 1.
-        pos_embed_order (str): ``'wh'`` (MAE) or ``'hw'`` (MultiMAE).
+        pos_embed_order (str): ``'wh'`` (MAE), ``'hw'`` (MultiMAE) or
+            ``'videomae'``.
         with_cp (bool): Activation checkpointing per block.
         init_cfg (dict, optional): Init config, e.g. ``Pretrained``.
         **kwargs: Other ``VisionTransformer`` arguments (``drop_rate``,
@@ -377,8 +391,10 @@ class MultiModalViT(BaseModule):
         num_global_tokens (int): 0 or 1 learned global token(s) (MultiMAE
             uses 1). Defaults to 1.
         pos_embed_order (str): Sin-cos channel order, ``'wh'`` (MAE:
-            column first) or ``'hw'`` (MultiMAE: row first); must match
-            imported weights. Defaults to ``'wh'``.
+            column first) or ``'hw'`` (MultiMAE: row first), or
+            ``'videomae'`` (VideoMAE's 1D table over the token index,
+            regenerated per grid); must match imported weights. Defaults
+            to ``'wh'``.
         interpolate_mode (str): Mode to resize position embeddings.
             Defaults to ``'bicubic'``.
         drop_rate (float): Dropout after the position embedding and in the
@@ -564,7 +580,8 @@ class MultiModalViT(BaseModule):
 
     def forward(self,
                 inputs: Dict[str, torch.Tensor],
-                visible: Optional[Dict[str, torch.Tensor]] = None) -> dict:
+                visible: Optional[Dict[str, torch.Tensor]] = None,
+                with_pos_embed: bool = True) -> dict:
         """Encode the visible tokens.
 
         Args:
@@ -575,6 +592,11 @@ class MultiModalViT(BaseModule):
                 be absent.
             visible (dict, optional): ``{modality: (B, N) bool}`` for every
                 used modality, True = encode. None: every token is visible.
+            with_pos_embed (bool): Add the position embeddings (default).
+                False encodes content-only tokens: the transformer is then
+                permutation-equivariant and no output can depend on where a
+                token is (used by the stage-1 contrast of M3 3D /
+                Progressive; the stored embeddings are kept for stage 2).
 
         Returns:
             dict: ``tokens``, ``visible``, ``global_tokens``, ``grid_sizes``,
@@ -583,7 +605,8 @@ class MultiModalViT(BaseModule):
         mods = self.used_modalities(inputs)
         tokens, grids = {}, {}
         for m in mods:
-            tokens[m], grids[m] = self.stem(m).embed(inputs[m])  # (B, N, C)
+            tokens[m], grids[m] = self.stem(m).embed(
+                inputs[m], with_pos_embed)  # (B, N, C)
         batch = {m: t.shape[0] for m, t in tokens.items()}
         if len(set(batch.values())) != 1:
             raise ValueError(f'batch sizes differ between modalities: '

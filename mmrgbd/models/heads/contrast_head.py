@@ -1,4 +1,5 @@
-"""Patch-level cross-modal contrastive head (projection MLPs + InfoNCE)."""
+"""Patch-level cross-modal contrastive head (InfoNCE on encoder features,
+optionally after projection MLPs)."""
 from typing import Dict, Optional, Sequence
 
 import torch
@@ -12,22 +13,25 @@ from mmrgbd.registry import MODELS, build_in_scope
 
 def _projection_mlp(in_channels: int, hidden_channels: int,
                     out_channels: int, num_layers: int,
-                    act_cfg: dict) -> nn.Sequential:
+                    act_cfg: dict) -> nn.Module:
     """Token-wise MLP ``Linear -> act -> ... -> Linear`` (no norm layers).
 
     Args:
         in_channels (int): Input width.
         hidden_channels (int): Width of the hidden layers.
         out_channels (int): Output width.
-        num_layers (int): Number of linear layers (>= 1).
+        num_layers (int): Number of linear layers; 0 = identity (the
+            encoder features themselves).
         act_cfg (dict): Activation config for mmcv's
             ``build_activation_layer``.
 
     Returns:
-        nn.Sequential: The MLP, applied to the last axis.
+        nn.Module: The MLP (or ``nn.Identity``), applied to the last axis.
     """
-    if num_layers < 1:
-        raise ValueError(f'num_layers must be >= 1, got {num_layers}')
+    if num_layers < 0:
+        raise ValueError(f'num_layers must be >= 0, got {num_layers}')
+    if num_layers == 0:
+        return nn.Identity()
     layers = []
     width = in_channels
     for _ in range(num_layers - 1):
@@ -42,17 +46,22 @@ def _projection_mlp(in_channels: int, hidden_channels: int,
 class PatchContrastHead(BaseModule):
     """Patch-level RGB <-> depth contrast on the backbone output.
 
-    Each modality's encoder tokens go through their own projection MLP
-    (``in_channels -> hidden_channels -> out_channels``); the loss (by default
-    :class:`PatchInfoNCELoss`) L2-normalises them and contrasts the two maps
-    position by position. Only positions visible in **both** modalities are
-    used. The two modalities must share the same token grid (same ``N``).
+    By default (``num_layers=0``) the loss (:class:`PatchInfoNCELoss`)
+    L2-normalises the **encoder features** themselves and contrasts the two
+    maps position by position, as both papers define ``s_ij`` (M3 3D Eq. 3,
+    Progressive Eq. 1). With ``num_layers >= 1`` each modality's tokens first
+    go through their own projection MLP (``in_channels -> hidden_channels ->
+    out_channels``, SimCLR style) -- an option the papers do not describe.
+    Only positions visible in **both** modalities are used. The two
+    modalities must share the same token grid (same ``N``).
 
     Args:
         in_channels (int): Encoder width ``C``.
-        out_channels (int): Projection output width. Default 128.
+        out_channels (int): Projection output width (``num_layers >= 1``).
+            Default 128.
         hidden_channels (int | None): Hidden width; ``None`` = ``in_channels``.
-        num_layers (int): Linear layers per projection MLP. Default 2.
+        num_layers (int): Linear layers per projection MLP; 0 (default) = no
+            projection.
         modalities (Sequence[str]): The two modalities ``(a, b)`` to contrast.
             Default ``('rgb', 'depth')``.
         act_cfg (dict): Activation. Default ``dict(type='ReLU')``.
@@ -64,7 +73,7 @@ class PatchContrastHead(BaseModule):
                  in_channels: int,
                  out_channels: int = 128,
                  hidden_channels: Optional[int] = None,
-                 num_layers: int = 2,
+                 num_layers: int = 0,
                  modalities: Sequence[str] = ('rgb', 'depth'),
                  act_cfg: dict = dict(type='ReLU'),
                  loss: dict = dict(type='PatchInfoNCELoss'),
@@ -85,14 +94,14 @@ class PatchContrastHead(BaseModule):
 
     def forward(self, tokens: Dict[str, torch.Tensor]
                 ) -> Dict[str, torch.Tensor]:
-        """Project each modality's tokens.
+        """Project each modality's tokens (identity without projection).
 
         Args:
             tokens (dict[str, Tensor]): ``{modality: (B, N, C)}``.
 
         Returns:
-            dict[str, Tensor]: ``{modality: (B, N, out_channels)}``, not
-            normalised.
+            dict[str, Tensor]: ``{modality: (B, N, D)}`` (``D = C`` without
+            projection, else ``out_channels``), not normalised.
         """
         return {mod: self.projections[mod](tokens[mod])  # (B, N, D)
                 for mod in self.modalities}

@@ -18,8 +18,8 @@ def sinusoidal_embedding(values: torch.Tensor,
     ``w_k = max_period ** (-k / half)``, ``k = 0..half-1`` (from 1 down to
     ``1 / max_period``), the embedding of ``v`` is ``[sin(v * w_0), ...,
     sin(v * w_{half-1}), cos(v * w_0), ..., cos(v * w_{half-1})]``. The
-    table is computed on the CPU in float64 and moved back to the device of
-    ``values``; gradients flow to ``values``.
+    table is computed in float64 on the device of ``values`` (no host
+    synchronisation); gradients flow to ``values``.
 
     Args:
         values (Tensor): (B,) scalars (already scaled by the caller).
@@ -29,9 +29,8 @@ def sinusoidal_embedding(values: torch.Tensor,
     Returns:
         Tensor: (B, dims) float32 on the device of ``values``.
     """
-    emb = get_1d_sincos_pos_embed(dims, values.cpu(),
-                                  temperature=max_period)  # (B, dims)
-    return emb.to(values.device)
+    return get_1d_sincos_pos_embed(dims, values,
+                                   temperature=max_period)  # (B, dims)
 
 
 @MODELS.register_module()

@@ -33,9 +33,11 @@ class GlobalFeatureDistillLoss(nn.Module):
 
     For each modality ``m``, ``f_m = max over tokens`` (channel-wise) of the
     encoder output, taken over the tokens that encoder actually saw: the
-    student's ``visible`` tokens, and the teacher's ``visible`` tokens when
-    given (normally the teacher sees the full input, i.e. all tokens;
-    ``visible`` missing / ``None`` = all). The loss is::
+    student's ``visible`` tokens, and the teacher's ``visible`` tokens
+    (``ProgressiveStage2`` gives the teacher the student's masks by default,
+    so both max-pools cover the same positions; with its
+    ``teacher_view='full'`` the teacher sees every token; ``visible``
+    missing / ``None`` = all). The loss is::
 
         loss = loss_weight * sum_m smooth_l1_loss(f_m^student, f_m^teacher,
                                                   beta=beta, reduction='mean')

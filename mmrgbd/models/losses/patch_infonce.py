@@ -27,13 +27,12 @@ def both_visible(visible_a: Optional[torch.Tensor],
     return visible_a.bool() & visible_b.bool()
 
 
-
 @MODELS.register_module()
 class PatchInfoNCELoss(nn.Module):
-    r"""Symmetric patch-level InfoNCE between two aligned token maps.
+    r"""Patch-level InfoNCE between two aligned token maps.
 
-    ``z_a[b, i]`` and ``z_b[b, i]`` are the (projected) features of the same
-    patch position ``i`` of image ``b`` in two modalities (e.g. RGB and depth).
+    ``z_a[b, i]`` and ``z_b[b, i]`` are the features of the same patch
+    position ``i`` of image ``b`` in two modalities (e.g. RGB and depth).
     Both are L2-normalised here and ``s_ij = <z_a_i, z_b_j>``. For one image
     with the set ``V`` of valid positions (``|V| = n``)::
 
@@ -41,7 +40,10 @@ class PatchInfoNCELoss(nn.Module):
                                        / sum_{k in K_i} exp(s_ik / tau) )
 
     and ``L_b2a`` is the same with ``s`` transposed (anchors in modality b).
-    The image's loss is ``(L_a2b + L_b2a) / 2``.
+    The image's loss is ``L_a2b`` with ``symmetric=False`` (M3 3D Eq. 3:
+    RGB anchors, depth candidates) and ``(L_a2b + L_b2a) / 2`` with
+    ``symmetric=True`` (Progressive Eq. 1: "we apply the InfoNCE loss
+    between z_rgb, z_depth and z_depth, z_rgb and take the average").
 
     Negatives ``K_i``:
 
@@ -51,6 +53,12 @@ class PatchInfoNCELoss(nn.Module):
       batch (the positive is still the same position of the same image). This
       builds an ``(M, M)`` similarity matrix with ``M`` the number of valid
       patches in the batch, so its memory grows quadratically with batch size.
+    * ``negatives='position'``: the **same position** ``i`` in the other
+      images of the batch (where valid). Every candidate shares the anchor's
+      position, so position embeddings carry no information about which one
+      is the positive: only the content can tell (with constant inputs the
+      loss is exactly ``ln(#candidates)``). An ``(N, B, B)`` similarity per
+      batch.
 
     Combination over the batch: the per-image losses are averaged over the
     images that have at least one valid position (an image with an empty
@@ -68,28 +76,34 @@ class PatchInfoNCELoss(nn.Module):
             state the value, so the common CLIP/MoCo default is used. It is
             a constant, not a learned parameter.
         negatives (str): ``'image'`` or ``'batch'``, see above.
+        symmetric (bool): Average both directions (True, default) or use
+            only ``a -> b`` (anchors in modality a).
         loss_weight (float): Multiplies the loss. Default 1.0.
     """
+
+    NEGATIVES = ('image', 'batch', 'position')
 
     def __init__(self,
                  temperature: float = 0.07,
                  negatives: str = 'image',
+                 symmetric: bool = True,
                  loss_weight: float = 1.0):
         super().__init__()
-        if negatives not in ('image', 'batch'):
-            raise ValueError(
-                f"negatives must be 'image' or 'batch', got {negatives!r}")
+        if negatives not in self.NEGATIVES:
+            raise ValueError(f'negatives must be one of {self.NEGATIVES}, '
+                             f'got {negatives!r}')
         if temperature <= 0:
             raise ValueError(f'temperature must be > 0, got {temperature}')
         self.temperature = float(temperature)
         self.negatives = negatives
+        self.symmetric = bool(symmetric)
         self.loss_weight = float(loss_weight)
 
     def forward(self,
                 z_a: torch.Tensor,
                 z_b: torch.Tensor,
                 valid: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Compute the symmetric loss.
+        """Compute the loss.
 
         Args:
             z_a (Tensor): (B, N, D) features of modality a (e.g. RGB).
@@ -116,6 +130,8 @@ class PatchInfoNCELoss(nn.Module):
         z_b = F.normalize(z_b, dim=-1)
         if self.negatives == 'image':
             per_image = self._per_image_image_negatives(z_a, z_b, valid)
+        elif self.negatives == 'position':
+            per_image = self._per_image_position_negatives(z_a, z_b, valid)
         else:
             per_image = self._per_image_batch_negatives(z_a, z_b, valid)
 
@@ -136,11 +152,31 @@ class PatchInfoNCELoss(nn.Module):
         logits = torch.einsum('bnd,bmd->bnm', z_a, z_b)  # (B, N, N)
         logits = logits / self.temperature
         pair_valid = valid[:, :, None] & valid[:, None, :]  # (B, N, N)
-        l_a2b = self._anchor_nll(logits, valid, pair_valid)  # (B, N)
-        l_b2a = self._anchor_nll(
-            logits.transpose(1, 2), valid,
-            pair_valid.transpose(1, 2))  # (B, N)
-        return self._image_mean(0.5 * (l_a2b + l_b2a), valid)  # (B,)
+        per_pos = self._anchor_nll(logits, valid, pair_valid)  # (B, N)
+        if self.symmetric:
+            l_b2a = self._anchor_nll(
+                logits.transpose(1, 2), valid,
+                pair_valid.transpose(1, 2))  # (B, N)
+            per_pos = 0.5 * (per_pos + l_b2a)  # (B, N)
+        return self._image_mean(per_pos, valid)  # (B,)
+
+    def _per_image_position_negatives(self, z_a, z_b, valid):
+        """Per-image loss with the same position of the other images as
+        negatives.
+
+        Returns:
+            Tensor: (B,) per-image losses.
+        """
+        logits = torch.einsum('bnd,cnd->nbc', z_a, z_b)  # (N, B, B)
+        logits = logits / self.temperature
+        valid_t = valid.t()  # (N, B)
+        pair_valid = valid_t[:, :, None] & valid_t[:, None, :]  # (N, B, B)
+        per_pos = self._anchor_nll(logits, valid_t, pair_valid)  # (N, B)
+        if self.symmetric:
+            per_pos = 0.5 * (per_pos + self._anchor_nll(
+                logits.transpose(1, 2), valid_t,
+                pair_valid.transpose(1, 2)))  # (N, B)
+        return self._image_mean(per_pos.t(), valid)  # (B,)
 
     def _per_image_batch_negatives(self, z_a, z_b, valid):
         """Per-image loss with all valid patches of the batch as negatives.
@@ -154,8 +190,10 @@ class PatchInfoNCELoss(nn.Module):
         zb = z_b.reshape(B * N, D)[flat_valid]  # (M, D)
         logits = za @ zb.t() / self.temperature  # (M, M)
         target = torch.arange(za.shape[0], device=za.device)  # (M,)
-        nll = 0.5 * (F.cross_entropy(logits, target, reduction='none') +
-                     F.cross_entropy(logits.t(), target, reduction='none'))
+        nll = F.cross_entropy(logits, target, reduction='none')  # (M,)
+        if self.symmetric:
+            nll = 0.5 * (nll + F.cross_entropy(
+                logits.t(), target, reduction='none'))  # (M,)
         # scatter the anchors' losses back to their images
         per_pos = z_a.new_zeros(B * N)  # (B*N,)
         per_pos = per_pos.masked_scatter(flat_valid, nll)

@@ -17,6 +17,14 @@ Both are generated directly for non-square ``(h, w)`` grids (tokens in
 row-major order). 3D grids ``(t, h, w)`` put a 2D embedding of the frame
 position on the first ``D - D_t`` channels and a 1D embedding of the time
 index on the last ``D_t`` channels.
+
+``order='videomae'`` is the table of VideoMAE (and of the original
+Transformer): a 1D embedding of the flattened token index ``n`` (time-major,
+then rows, then columns) with **interleaved** channels, ``emb[n, 2i] =
+sin(n / 10000 ** (2i / D))`` and ``emb[n, 2i + 1] = cos(n / 10000 ** (2i /
+D))`` (:func:`get_token_sincos_pos_embed`). It depends only on the number of
+tokens, so it is regenerated (never interpolated) for another grid; use it
+for encoders initialised from VideoMAE checkpoints.
 """
 from typing import Optional, Sequence
 
@@ -24,7 +32,11 @@ import torch
 import torch.nn.functional as F
 from mmpretrain.models.utils import resize_pos_embed
 
-PE_ORDERS = ('wh', 'hw')
+#: channel orders of the 2D (and 3D spatial) grid embeddings
+GRID_ORDERS = ('wh', 'hw')
+PE_ORDERS = GRID_ORDERS + ('videomae', )
+#: orders that are generated per grid instead of interpolated
+REGENERATED_ORDERS = ('videomae', )
 
 
 def get_1d_sincos_pos_embed(embed_dims: int,
@@ -47,10 +59,38 @@ def get_1d_sincos_pos_embed(embed_dims: int,
         positions = torch.arange(positions, dtype=torch.float64)
     pos = torch.as_tensor(positions, dtype=torch.float64).reshape(-1)  # (L,)
     half = embed_dims // 2
-    omega = torch.arange(half, dtype=torch.float64) / half
+    omega = torch.arange(half, dtype=torch.float64, device=pos.device) / half
     omega = 1. / temperature**omega  # (D/2,)
     out = pos[:, None] * omega[None, :]  # (L, D/2)
     return torch.cat([out.sin(), out.cos()], dim=1).float()  # (L, D)
+
+
+def get_token_sincos_pos_embed(embed_dims: int,
+                               num_tokens: int,
+                               temperature: float = 10000.) -> torch.Tensor:
+    """VideoMAE's 1D table over the flattened token index (interleaved).
+
+    ``emb[n, 2i] = sin(n * w_i)``, ``emb[n, 2i + 1] = cos(n * w_i)`` with
+    ``w_i = temperature ** (-2i / D)``: the ``get_sinusoid_encoding_table``
+    of VideoMAE / the Transformer, whose channels interleave sin and cos
+    (unlike :func:`get_1d_sincos_pos_embed`, which concatenates them).
+
+    Args:
+        embed_dims (int): Number of channels D (even).
+        num_tokens (int): Number of tokens N.
+        temperature (float): Defaults to 10000.
+
+    Returns:
+        Tensor: float32 (N, D).
+    """
+    if embed_dims % 2:
+        raise ValueError(f'embed_dims must be even, got {embed_dims}')
+    pos = torch.arange(int(num_tokens), dtype=torch.float64)  # (N,)
+    omega = temperature**(-torch.arange(0, embed_dims, 2,
+                                        dtype=torch.float64) / embed_dims)
+    angles = pos[:, None] * omega[None, :]  # (N, D/2)
+    emb = torch.stack([angles.sin(), angles.cos()], dim=-1)  # (N, D/2, 2)
+    return emb.reshape(int(num_tokens), embed_dims).float()  # (N, D)
 
 
 def get_2d_sincos_pos_embed(embed_dims: int,
@@ -72,8 +112,9 @@ def get_2d_sincos_pos_embed(embed_dims: int,
     Returns:
         Tensor: float32 (num_extra_tokens + h*w, D).
     """
-    if order not in PE_ORDERS:
-        raise ValueError(f'order must be one of {PE_ORDERS}, got {order!r}')
+    if order not in GRID_ORDERS:
+        raise ValueError(f'order must be one of {GRID_ORDERS}, got '
+                         f'{order!r}')
     if embed_dims % 4:
         raise ValueError(f'embed_dims must be a multiple of 4 for a 2D '
                          f'sin-cos embedding, got {embed_dims}')
@@ -140,9 +181,21 @@ def build_sincos_pos_embed(embed_dims: int,
                            **kwargs) -> torch.Tensor:
     """2D or 3D sin-cos embedding depending on ``len(grid_size)``.
 
+    ``order='videomae'`` gives :func:`get_token_sincos_pos_embed` of the
+    grid's token count for either grid length.
+
     Returns:
         Tensor: float32 (num_extra_tokens + prod(grid_size), D).
     """
+    if order == 'videomae':
+        n = 1
+        for g in grid_size:
+            n *= int(g)
+        emb = get_token_sincos_pos_embed(embed_dims, n, **kwargs)
+        if num_extra_tokens:
+            emb = torch.cat([emb.new_zeros(num_extra_tokens, embed_dims),
+                             emb])
+        return emb
     if len(grid_size) == 2:
         return get_2d_sincos_pos_embed(
             embed_dims, grid_size, order,

@@ -1,0 +1,52 @@
+"""ImageNet-1K with pseudo depth, as ``RGBDListDataset`` lists it.
+
+The layout of ``configs/_base_/datasets/imagenet_pseudo_rgbd.py``::
+
+    root/train/<wnid>/<wnid>_<n>.JPEG       RGB JPEG (ImageNet-like 500x375)
+    root/depth/train/<wnid>/<wnid>_<n>.png  pseudo depth, uint16 (mm)
+    root/train.txt                          "rgb depth" lines
+
+built from the real NYUv2 frame (its filled depth stands in for the output
+of a monocular depth network).
+"""
+import os
+import os.path as osp
+from typing import Dict
+
+import cv2
+
+from .nyuv2_frame import FOLDER
+
+IMAGE_WH = (500, 375)
+
+
+def build_imagenet_pseudo_list(root, samples_dir, num_images: int = 2,
+                               wnid: str = 'n01440764') -> Dict[str, str]:
+    """Write ``num_images`` RGB / pseudo-depth pairs and ``train.txt``.
+
+    Returns:
+        dict: ``data_root`` and ``ann_file`` (absolute paths).
+    """
+    root = str(root)
+    demo = osp.join(str(samples_dir), FOLDER, 'demo-data')
+    bgr = cv2.imread(osp.join(demo, 'images.png'), cv2.IMREAD_COLOR)
+    depth = cv2.imread(osp.join(demo, 'depth.png'), cv2.IMREAD_UNCHANGED)
+    bgr = cv2.resize(bgr, IMAGE_WH, interpolation=cv2.INTER_AREA)
+    depth = cv2.resize(depth, IMAGE_WH, interpolation=cv2.INTER_NEAREST)
+    os.makedirs(osp.join(root, 'train', wnid), exist_ok=True)
+    os.makedirs(osp.join(root, 'depth', 'train', wnid), exist_ok=True)
+    lines = []
+    for n in range(num_images):
+        stem = f'{wnid}_{n + 1}'
+        rgb = osp.join('train', wnid, f'{stem}.JPEG')
+        dep = osp.join('depth', 'train', wnid, f'{stem}.png')
+        img = bgr if n % 2 == 0 else bgr[:, ::-1]  # two distinct images
+        assert cv2.imwrite(osp.join(root, rgb), img,
+                           [cv2.IMWRITE_JPEG_QUALITY, 90])
+        assert cv2.imwrite(osp.join(root, dep),
+                           depth if n % 2 == 0 else depth[:, ::-1].copy())
+        lines.append(f'{rgb} {dep}')
+    ann_file = osp.join(root, 'train.txt')
+    with open(ann_file, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+    return dict(data_root=root, ann_file=ann_file)
