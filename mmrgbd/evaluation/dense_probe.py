@@ -283,6 +283,9 @@ def rgb_patch_features(model: nn.Module, rgb: torch.Tensor,
     h, w = rgb.shape[-2] // patch_size, rgb.shape[-1] // patch_size
     backbone = getattr(model, 'backbone', None)
     if isinstance(backbone, MultiModalViT) and 'rgb' in backbone.modalities:
+        if hasattr(backbone.stem('rgb').patch_embed, 'tubelet_size'):
+            raise ValueError('the RGB encoder embeds video tubelets; the '
+                             'dense probe takes single frames')
         if backbone.patch_size != patch_size:
             raise ValueError(f'the encoder has {backbone.patch_size}-pixel '
                              f'patches, the probe targets {patch_size}')

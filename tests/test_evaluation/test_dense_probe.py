@@ -255,6 +255,12 @@ def test_vit_features_are_the_rgb_tokens_with_every_patch_visible():
         torch.testing.assert_close(feats, ref)
         with pytest.raises(ValueError, match='8'):
             rgb_patch_features(model, torch.randn(1, 3, 32, 48), 8)
+    video = nn.Module()
+    video.backbone = MODELS.build(_tiny_vit_cfg(False, dict(
+        rgb=dict(type='TubeletPatchEmbed', in_channels=3, tubelet_size=2,
+                 num_frames=4))))
+    with pytest.raises(ValueError, match='video tubelets'):
+        rgb_patch_features(video, torch.randn(1, 3, 32, 48), 16)
 
 
 class _FeatureMapModel(nn.Module):
