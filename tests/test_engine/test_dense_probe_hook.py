@@ -49,10 +49,10 @@ def test_hook_logs_probe_scores_in_a_training_run(tmp_path):
     # rendered like the model's input: the demo's 96x128 frames, 6x8 patches
     train, test = hook._splits
     assert train.rgb.shape == (6, 3, 96, 128) and test.labels.shape == (3, 48)
-    # message hub: one value per probe (iterations 2 and 4)
+    # message hub: one value per probe (before training, iterations 2, 4)
     for key in KEYS:
         values, counts = runner.message_hub.get_scalar(key).data
-        assert len(values) == 2 and (counts == 1).all()
+        assert len(values) == 3 and (counts == 1).all()
     final = {k: runner.message_hub.get_scalar(k).current() for k in KEYS}
     assert 0 < final['probe/acc'] <= 1 and 0 < final['probe/miou'] <= 1
     assert final['probe/rmse'] > 0 and 0 <= final['probe/delta1'] <= 1
@@ -61,7 +61,8 @@ def test_hook_logs_probe_scores_in_a_training_run(tmp_path):
     assert {f'probe/{k}': v for k, v in again.items()} == final
     # the logger line and the visualiser's scalars file
     log = open(glob.glob(str(tmp_path / 'work' / '*' / '*.log'))[0]).read()
-    assert 'Dense probe at iter 2 (6 + 3 held-out images)' in log
+    assert 'Dense probe at iter 0 (6 + 3 held-out images)' in log
+    assert 'Dense probe at iter 2' in log
     assert 'Dense probe at iter 4' in log
     train_lines = [ln for ln in log.splitlines() if 'Iter(train)' in ln]
     assert train_lines and not any('probe' in ln for ln in train_lines)
@@ -69,7 +70,7 @@ def test_hook_logs_probe_scores_in_a_training_run(tmp_path):
                             'scalars.json'))
     records = [json.loads(ln) for ln in open(scalars[0])]
     probes = [r for r in records if 'probe/acc' in r]
-    assert [r['step'] for r in probes] == [2, 4]
+    assert [r['step'] for r in probes] == [0, 2, 4]
     assert probes[-1]['probe/miou'] == pytest.approx(final['probe/miou'])
 
 
@@ -104,10 +105,12 @@ def test_epoch_schedule_rng_and_argument_checks():
         dict(type='DenseProbeHook', interval=2, by_epoch=True, num_train=2,
              num_test=1, input_size=(32, 48), patch_size=16))
     runner = _fake_runner(_tiny_model())
+    hook.before_train(runner)  # at_start: the initial weights
+    assert runner.visualizer.steps == [0]
     for it in range(3):  # iteration hooks do nothing in epoch mode
         runner.iter = it
         hook.after_train_iter(runner, it)
-    assert runner.visualizer.steps == []
+    assert runner.visualizer.steps == [0]
     for epoch in range(3):  # epochs 2 and 3 (the last)
         runner.epoch, runner.iter = epoch, 5 * (epoch + 1)
         torch.manual_seed(1)
@@ -115,7 +118,7 @@ def test_epoch_schedule_rng_and_argument_checks():
         drawn = torch.rand(3)
         torch.manual_seed(1)
         assert torch.equal(drawn, torch.rand(3))  # training RNG untouched
-    assert runner.visualizer.steps == [10, 15]
+    assert runner.visualizer.steps == [0, 10, 15]
     assert [k for k, _ in runner.message_hub.updates[:4]] == list(KEYS)
     with pytest.raises(ValueError, match='loss'):
         DenseProbeHook(prefix='loss_probe')

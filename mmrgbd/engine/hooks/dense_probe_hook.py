@@ -32,7 +32,10 @@ class DenseProbeHook(Hook):
       e.g. ``vis_data/scalars.json`` or TensorBoard;
     * as one line of the runner's logger.
 
-    The probe also runs after the last iteration / epoch. Rendering sizes
+    The probe also runs after the last iteration / epoch and, with
+    ``at_start``, before the first one: for a fresh run that is the
+    random-init encoder of this very run, the reference the later values
+    should beat. Rendering sizes
     follow the config (:func:`probe_input_spec`: the backbone's
     ``img_size`` as input, the training dataset's ``img_size`` as render
     size), unless ``input_size`` / ``render_size`` are given. The torch RNG
@@ -62,6 +65,7 @@ class DenseProbeHook(Hook):
         max_iter (int): L-BFGS iterations. Defaults to 500.
         prefix (str): Key prefix. Defaults to ``'probe'``.
         cache_dir (str, optional): Render cache of the held-out scenes.
+        at_start (bool): Also probe before training. Defaults to True.
     """
 
     priority = 'LOW'
@@ -80,7 +84,8 @@ class DenseProbeHook(Hook):
                  alpha: float = 1.0,
                  max_iter: int = 500,
                  prefix: str = 'probe',
-                 cache_dir: Optional[str] = None):
+                 cache_dir: Optional[str] = None,
+                 at_start: bool = True):
         if interval < 1 or num_train < 1 or num_test < 1:
             raise ValueError('interval, num_train and num_test must be >= 1')
         if 'loss' in prefix:
@@ -98,7 +103,13 @@ class DenseProbeHook(Hook):
         self.probe_kwargs = dict(C=C, alpha=alpha, max_iter=max_iter)
         self.prefix = prefix
         self.cache_dir = cache_dir
+        self.at_start = at_start
         self._splits = None
+
+    def before_train(self, runner) -> None:
+        """Probe the initial (or resumed) weights with ``at_start``."""
+        if self.at_start:
+            self.probe(runner, step=runner.iter)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
