@@ -28,11 +28,11 @@ class ClipMultiLabelMAP(BaseMetric):
 
     def process(self, data_batch, data_samples: Sequence) -> None:
         """Keep every video's (T, K) scores and labels."""
-        for sample in data_samples:
-            get = sample.get if isinstance(sample, dict) else \
-                (lambda k, s=sample: getattr(s, k))
-            pred = np.asarray(get('pred_score').cpu(), dtype=np.float64)
-            gt = np.asarray(get('gt_score').cpu(), dtype=np.float64)
+        for sample in data_samples:  # dicts (or BaseDataElement)
+            pred = np.asarray(sample.get('pred_score').cpu(),
+                              dtype=np.float64)  # (T, K)
+            gt = np.asarray(sample.get('gt_score').cpu(),
+                            dtype=np.float64)  # (T, K)
             if pred.shape != gt.shape or pred.ndim != 2:
                 raise ValueError(f'pred_score {pred.shape} and gt_score '
                                  f'{gt.shape} must both be (T, K)')
