@@ -14,3 +14,4 @@ from .rgbd_list import RGBDListDataset  # noqa: F401
 from .rgbd_video import LoadRGBDClip, RGBDVideoClipDataset  # noqa: F401
 from .waymo import WaymoKITTIFormatDataset  # noqa: F401
 from .nuscenes import NuScenesImageLiDARDataset  # noqa: F401
+from .seg import *  # noqa: F401,F403
