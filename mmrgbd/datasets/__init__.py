@@ -20,3 +20,4 @@ from .label_ratio import (LabelRatioDataset, select_videos,  # noqa: F401
 from .clip_sequence import (ClipFeatureSequenceDataset,  # noqa: F401
                             LoadClipFeatures, PackClipSequence,
                             read_clip_annotations)
+from .seg import *  # noqa: F401,F403
