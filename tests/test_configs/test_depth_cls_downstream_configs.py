@@ -304,7 +304,11 @@ def test_nyu_depth_config_trains_and_tests_on_real_nyu(name, samples_dir,
     p = np.clip(pred[0].numpy()[valid], 1e-3, 10.)
     g = gt.numpy()[valid]
     ratio = np.maximum(p / g, g / p)
-    assert metrics['d1'] == pytest.approx((ratio < 1.25).mean(), abs=1e-9)
+    # up to 2 pixels may sit on the 1.25 boundary differently in the
+    # metric's float64 and this float32 ratio (seen once: 0.2005637 vs
+    # 0.2005686, one pixel of 204k)
+    assert metrics['d1'] == pytest.approx((ratio < 1.25).mean(),
+                                          abs=2.5 / valid.sum())
     assert metrics['rmse'] == pytest.approx(
         math.sqrt(((p - g)**2).mean()), rel=1e-5)
 
