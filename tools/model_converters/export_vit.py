@@ -15,6 +15,10 @@ plain ``{'state_dict': ..., 'meta': ...}`` file (loadable with
   ``init_weights`` ignores ``prefix``); use it as
   ``backbone.init_cfg=dict(type='Pretrained', checkpoint=DST)`` and set
   ``model.pretrained=None``.
+* ``--target mmrgbd``: the encoders of one or more modalities
+  (``--modality rgb depth``) in ``MultiModalViT``'s keys without prefix, for
+  ``mmrgbd.DenseMultiModalViT`` (RGB-D / depth fine-tuning in mmseg); use it
+  as ``backbone.init_cfg=dict(type='Pretrained', checkpoint=DST)``.
 
 The position embedding is regenerated exactly for ``--img-size`` (default:
 the pre-training size). Encoders without a global token (Mask3D) need
@@ -41,6 +45,10 @@ Examples::
         work_dirs/mask3d_vit-b_scannet/epoch_100.pth \\
         checkpoints/mask3d_vit-b_rgb_mmpretrain.pth --target mmpretrain \\
         --img-size 224
+    python tools/model_converters/export_vit.py \\
+        work_dirs/multimae_vit-b_rgb-depth-semseg_1600e_in1k/epoch_1600.pth \\
+        checkpoints/multimae_vit-b_rgb-depth_640.pth --target mmrgbd \\
+        --modality rgb depth --img-size 640
 """
 import argparse
 import sys
@@ -55,9 +63,10 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     parser.add_argument('src', help='pre-training checkpoint')
     parser.add_argument('dst', help='output .pth file')
     parser.add_argument('--target', required=True,
-                        choices=['mmpretrain', 'mmseg'])
-    parser.add_argument('--modality', default='rgb',
-                        help='modality whose encoder is exported')
+                        choices=['mmpretrain', 'mmseg', 'mmrgbd'])
+    parser.add_argument('--modality', nargs='+', default=['rgb'],
+                        help='modality whose encoder is exported (several '
+                        'for --target mmrgbd, in input channel order)')
     parser.add_argument('--img-size', type=int, nargs='+', default=None,
                         metavar='H [W]',
                         help='target input size (default: pre-training size)')
@@ -93,7 +102,10 @@ def main(argv: Optional[list] = None) -> int:
     args = parse_args(argv)
     try:
         with unsafe_checkpoint_loading(args.unsafe_load):
-            meta = export_vit(args.src, args.dst, args.target, args.modality,
+            # one name for mmpretrain / mmseg (a list is rejected there)
+            modality = args.modality[0] if len(args.modality) == 1 and \
+                args.target != 'mmrgbd' else args.modality
+            meta = export_vit(args.src, args.dst, args.target, modality,
                               read_img_size(args.img_size), args.src_prefix,
                               args.src_grid, args.patch_bias, args.num_heads)
     except (ExportError, RuntimeError, FileNotFoundError) as e:
