@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Export a pre-trained mmrgbd ViT encoder for mmpretrain or mmseg.
+"""Export a pre-trained mmrgbd ViT encoder for mmpretrain, mmseg or mmaction2.
 
 Reads a pre-training checkpoint (runner checkpoint or weights file) of any
 algorithm whose backbone is ``MultiModalViT`` (Mask3D, MultiMAE, M3 3D,
@@ -49,6 +49,9 @@ Examples::
         work_dirs/multimae_vit-b_rgb-depth-semseg_1600e_in1k/epoch_1600.pth \\
         checkpoints/multimae_vit-b_rgb-depth_640.pth --target mmrgbd \\
         --modality rgb depth --img-size 640
+    python tools/model_converters/export_vit.py \\
+        work_dirs/m3mae_video_ucf101/epoch_100.pth \\
+        checkpoints/m3mae_video_vit-b_rgb_mmaction2.pth --target mmaction2
 """
 import argparse
 import sys
@@ -59,11 +62,12 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     """Command line of the script."""
     parser = argparse.ArgumentParser(
         description='Export one modality encoder of a MultiModalViT '
-        'checkpoint as a mmpretrain or mmseg VisionTransformer')
+        'checkpoint as a mmpretrain, mmseg or mmaction2 VisionTransformer')
     parser.add_argument('src', help='pre-training checkpoint')
     parser.add_argument('dst', help='output .pth file')
     parser.add_argument('--target', required=True,
-                        choices=['mmpretrain', 'mmseg', 'mmrgbd'])
+                        choices=['mmpretrain', 'mmseg', 'mmaction2',
+                                 'mmrgbd'])
     parser.add_argument('--modality', nargs='+', default=['rgb'],
                         help='modality whose encoder is exported (several '
                         'for --target mmrgbd, in input channel order)')
@@ -82,6 +86,12 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
                         help='mmseg: fold the patch bias into pos_embed '
                         '(for patch_bias=False, mmseg\'s default) or keep it '
                         '(for patch_bias=True)')
+    parser.add_argument('--num-frames', type=int, default=16,
+                        help='mmaction2: target clip length (default 16)')
+    parser.add_argument('--pooling', default='mean', choices=['mean', 'none'],
+                        help='mmaction2: the final norm becomes fc_norm of '
+                        'the mean-pooled feature (use_mean_pooling=True) or '
+                        'norm of every token (use_mean_pooling=False)')
     parser.add_argument('--num-heads', type=int, default=None,
                         help='pre-training num_heads for the printed config '
                         '(default: read from the runner checkpoint)')
@@ -102,16 +112,37 @@ def main(argv: Optional[list] = None) -> int:
     args = parse_args(argv)
     try:
         with unsafe_checkpoint_loading(args.unsafe_load):
-            # one name for mmpretrain / mmseg (a list is rejected there)
-            modality = args.modality[0] if len(args.modality) == 1 and \
-                args.target != 'mmrgbd' else args.modality
-            meta = export_vit(args.src, args.dst, args.target, modality,
-                              read_img_size(args.img_size), args.src_prefix,
-                              args.src_grid, args.patch_bias, args.num_heads)
+            # one name for mmpretrain / mmseg / mmaction2 (a list is
+            # rejected there); several for mmrgbd
+            modality = args.modality
+            if args.target != 'mmrgbd':
+                if len(modality) != 1:
+                    raise ExportError(f'--target {args.target} exports one '
+                                      f'modality, got {modality} (use '
+                                      f'--target mmrgbd for several)')
+                modality = modality[0]
+            if args.target == 'mmaction2':
+                from mmrgbd.models.utils.export_mmaction import (
+                    export_mmaction2, summary_mmaction2)
+                size = read_img_size(args.img_size) or (224, 224)
+                if size[0] != size[1]:
+                    raise ExportError(f'mmaction2\'s VisionTransformer takes '
+                                      f'a square img_size, got {size}')
+                meta = export_mmaction2(args.src, args.dst, modality,
+                                        size[0], args.num_frames,
+                                        args.pooling, args.src_prefix,
+                                        args.num_heads)
+                text = summary_mmaction2(meta, args.dst)
+            else:
+                meta = export_vit(args.src, args.dst, args.target, modality,
+                                  read_img_size(args.img_size),
+                                  args.src_prefix, args.src_grid,
+                                  args.patch_bias, args.num_heads)
+                text = summary(meta, args.dst)
     except (ExportError, RuntimeError, FileNotFoundError) as e:
         print(f'ERROR: cannot export {args.src}: {e}', file=sys.stderr)
         raise SystemExit(1)
-    print(summary(meta, args.dst))
+    print(text)
     print(f'saved {args.dst}')
     return 0
 

@@ -1,70 +1,47 @@
-"""mmpretrain's layer-wise lr decay for models without ``get_layer_depth``.
-
-mmpretrain's ``LearningRateDecayOptimWrapperConstructor`` asks the model for
-``get_layer_depth(param_name)``; mmpretrain's classifiers have it, mmseg's
-``EncoderDecoder`` (and mmseg's ``VisionTransformer``) do not. This adapter
-supplies it from the model's ``backbone`` and leaves everything else (the
-decay formula ``rate ** (num_depths - depth - 1)``, weight-decay rules,
-``custom_keys``) to mmpretrain.
+"""Layer-wise learning-rate decay for models whose backbone knows its depth.
 """
 import types
 from functools import partial
 from typing import Callable, List, Optional
 
-import torch.nn as nn
 from mmpretrain.engine.optimizers import \
     LearningRateDecayOptimWrapperConstructor
 from mmpretrain.models.backbones import VisionTransformer
+from torch import nn
 
 from mmrgbd.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
-__all__ = ['LayerDecayOptimWrapperConstructor', 'backbone_layer_depth']
-
-
-def backbone_layer_depth(model: nn.Module,
-                         prefix: str = 'backbone.') -> Callable:
-    """``get_layer_depth(param_name)`` for a model with a ViT ``backbone``.
-
-    * a backbone with its own ``get_layer_depth(name, prefix)`` (mmpretrain
-      ViTs, :class:`~mmrgbd.models.backbones.DenseMultiModalViT`) is used;
-    * a ViT with a ``layers`` ModuleList and mmpretrain's key names
-      (``cls_token``, ``pos_embed``, ``patch_embed.*``, ``layers.i.*``; e.g.
-      mmseg's ``VisionTransformer``) gets mmpretrain's
-      ``VisionTransformer.get_layer_depth`` rule with its number of blocks:
-      embeddings depth 0, block ``i`` depth ``i + 1``, all else (final
-      norm, neck, heads) the last depth ``num_layers + 1``.
-
-    Raises:
-        TypeError: The model has no such backbone.
-    """
-    backbone = getattr(model, 'backbone', None)
-    if backbone is not None and hasattr(backbone, 'get_layer_depth'):
-        return partial(backbone.get_layer_depth, prefix=prefix)
-    layers = getattr(backbone, 'layers', None)
-    if isinstance(layers, nn.ModuleList):
-        vit = types.SimpleNamespace(num_layers=len(layers))
-        return partial(VisionTransformer.get_layer_depth, vit, prefix=prefix)
-    raise TypeError(
-        f'layer-wise lr decay needs a ViT backbone with a `layers` '
-        f'ModuleList or a get_layer_depth method; '
-        f'{type(model).__name__}.backbone is {type(backbone).__name__}')
-
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
-class LayerDecayOptimWrapperConstructor(
+class BackboneLayerDecayOptimWrapperConstructor(
         LearningRateDecayOptimWrapperConstructor):
-    """mmpretrain's layer-wise lr decay for mmseg (and other) models.
+    """mmpretrain's layer-wise lr decay for mmseg / mmdet models.
 
-    Same ``paramwise_cfg`` as mmpretrain's constructor
-    (``layer_decay_rate``, ``flat_decay_mult``, ``norm_decay_mult``,
-    ``bias_decay_mult``, ``custom_keys`` with ``decay_mult``); models without
-    ``get_layer_depth`` get :func:`backbone_layer_depth`.
+    mmpretrain's ``LearningRateDecayOptimWrapperConstructor`` asks the
+    *model* for ``get_layer_depth(param_name)``, which mmpretrain's
+    ``ImageClassifier`` has and mmseg's ``DepthEstimator`` /
+    ``EncoderDecoder`` do not. This constructor takes the depth from the
+    model's ``backbone.get_layer_depth(name, prefix='backbone.')`` instead
+    (mmpretrain's ``VisionTransformer`` has it), so an unmodified mmseg
+    model with ``backbone=dict(type='mmpretrain.VisionTransformer', ...)``
+    gets exactly mmpretrain's (and MAE's / MultiMAE's) rule: with ``L``
+    blocks, ``lr = base_lr * rate ** (L + 1 - depth)`` where the patch
+    embedding, ``cls_token`` and ``pos_embed`` have depth 0, block ``i``
+    depth ``i + 1`` and everything outside the backbone (neck, heads)
+    depth ``L + 1`` (factor 1). A backbone without ``get_layer_depth`` but
+    with mmpretrain's key names and a ``layers`` ModuleList (mmseg's
+    ``VisionTransformer``: ``cls_token``, ``pos_embed``, ``patch_embed.*``,
+    ``layers.i.*``) gets the same rule with ``L = len(layers)``.
+    ``paramwise_cfg`` is mmpretrain's (``layer_decay_rate``,
+    ``*_decay_mult``, ``custom_keys``). Models that define
+    ``get_layer_depth`` themselves keep using it.
 
-    Example:
-        >>> optim_wrapper = dict(
-        ...     optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05),
-        ...     constructor='mmrgbd.LayerDecayOptimWrapperConstructor',
-        ...     paramwise_cfg=dict(layer_decay_rate=0.75, flat_decay_mult=0.))
+    Example::
+
+        optim_wrapper = dict(
+            optimizer=dict(type='AdamW', lr=1e-4, weight_decay=1e-4),
+            constructor='mmrgbd.BackboneLayerDecayOptimWrapperConstructor',
+            paramwise_cfg=dict(layer_decay_rate=0.75, flat_decay_mult=0.))
     """
 
     def add_params(self,
@@ -73,12 +50,30 @@ class LayerDecayOptimWrapperConstructor(
                    prefix: str = '',
                    get_layer_depth: Optional[Callable] = None,
                    **kwargs) -> None:
-        """See mmpretrain's constructor; supplies ``get_layer_depth``."""
+        """Add the parameters of ``module`` with their decayed lr.
+
+        Args:
+            params (list[dict]): Parameter groups, extended in place.
+            module (nn.Module): The model (first call) or a sub-module.
+            prefix (str): Name prefix of ``module``'s parameters.
+            get_layer_depth (Callable, optional): Set on recursion.
+        """
         if get_layer_depth is None and not hasattr(module, 'get_layer_depth'):
-            get_layer_depth = backbone_layer_depth(module)
-        super().add_params(
-            params,
-            module,
-            prefix=prefix,
-            get_layer_depth=get_layer_depth,
-            **kwargs)
+            backbone = getattr(module, 'backbone', None)
+            layers = getattr(backbone, 'layers', None)
+            if not hasattr(backbone, 'get_layer_depth') and isinstance(
+                    layers, nn.ModuleList):
+                # mmseg's ViT: mmpretrain's rule with its number of blocks
+                backbone = types.SimpleNamespace(get_layer_depth=partial(
+                    VisionTransformer.get_layer_depth,
+                    types.SimpleNamespace(num_layers=len(layers))))
+            if not hasattr(backbone, 'get_layer_depth'):
+                raise TypeError(
+                    f'{type(module).__name__} has no get_layer_depth and its '
+                    f'backbone {type(backbone).__name__} neither; layer-wise '
+                    f'lr decay needs a backbone such as '
+                    f'mmpretrain.VisionTransformer')
+            get_layer_depth = partial(backbone.get_layer_depth,
+                                      prefix='backbone.')
+        super().add_params(params, module, prefix=prefix,
+                           get_layer_depth=get_layer_depth, **kwargs)

@@ -39,7 +39,7 @@ class DenseMultiModalViT(MultiModalViT):
 
     :meth:`get_layer_depth` gives mmpretrain's layer-wise lr decay the block
     index of every parameter (see
-    :class:`~mmrgbd.engine.optimizers.LayerDecayOptimWrapperConstructor`).
+    :class:`~mmrgbd.engine.optimizers.BackboneLayerDecayOptimWrapperConstructor`).
 
     Args:
         modalities (dict): Image-like modalities, e.g.
