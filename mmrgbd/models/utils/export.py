@@ -687,8 +687,12 @@ def convert_multimodal(state_dict: Dict[str, torch.Tensor],
     prefix, shared = found[modalities[0]]
     out, specs, infos = OrderedDict(), {}, {}
     for m in modalities:
-        sd = mmrgbd_to_mmpretrain(state_dict, m, shared, prefix)
-        spec = infer_vit_spec(sd)
+        try:
+            sd = mmrgbd_to_mmpretrain(state_dict, m, shared, prefix)
+            spec = infer_vit_spec(sd)
+        except ExportError as e:
+            raise ExportError(f'{path}: cannot export the {m!r} encoder: '
+                              f'{e}') from e
         if 'pos_embed' not in sd:
             raise ExportError(f'{path}: the {m!r} encoder has no pos_embed')
         pos, info = target_pos_embed(sd.pop('pos_embed'),
