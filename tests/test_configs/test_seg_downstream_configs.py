@@ -241,3 +241,111 @@ def test_seg_config_trains_and_validates_on_its_real_layout(
     assert {'aAcc', 'mIoU', 'mAcc'} <= set(metrics)
     assert metrics['mIoU'] == pytest.approx(_miou_by_hand(pred, gt, K),
                                             abs=0.006)  # rounded to 0.01
+
+
+# ------------------------------------------------- the papers' tables
+def _lr_curve(cfg, epoch_length, total):
+    """The learning rate of each iteration under the config's schedulers."""
+    from mmengine.registry import PARAM_SCHEDULERS
+    p = torch.nn.Parameter(torch.zeros(1))
+    optim = torch.optim.AdamW([p], lr=cfg.optim_wrapper.optimizer.lr)
+    scheds = []
+    for s in cfg.param_scheduler:
+        s = dict(s)
+        assert s.pop('convert_to_iter_based')
+        cls = PARAM_SCHEDULERS.get(s.pop('type'))
+        scheds.append(cls.build_iter_from_epoch(
+            optim, epoch_length=epoch_length, **s))
+    lrs = []
+    for _ in range(total):
+        lrs.append(optim.param_groups[0]['lr'])
+        optim.step()
+        for s in scheds:
+            s.step()
+    return lrs
+
+
+#: config: (epochs, GPUs, colour jitter, Gaussian blur, flip, LSJ)
+CONVNEXT_TABLES = {
+    # M3 3D Table 13
+    'convnext_m3mae-vit-b_scannet20-240x320.py': (50, 1, 0, 1, 1, 0),
+    'convnext_m3mae-vit-b_nyu40-640x640.py': (200, 4, 1, 0, 0, 0),
+    # Progressive Table 14
+    'convnext_progressive-vit-b_scannet20-240x320.py': (60, 1, 0, 1, 1, 0),
+    'convnext_progressive-vit-b_nyu40-640x640.py': (200, 4, 1, 0, 0, 0),
+    'convnext_progressive-vit-b_sunrgbd37-640x640.py': (60, 4, 0, 1, 1, 0),
+    # MultiMAE Table 8 (NYUv2): LSJ + colour jitter (App. B.2)
+    'convnext_multimae-vit-b_nyu40-rgb-640x640.py': (200, 4, 1, 0, 1, 1),
+    'convnext_multimae-vit-b_nyu40-rgbd-640x640.py': (200, 4, 1, 0, 1, 1),
+    'convnext_multimae-vit-b_nyu40-depth-640x640.py': (200, 4, 1, 0, 1, 1),
+}
+
+
+@pytest.mark.parametrize('name', sorted(CONVNEXT_TABLES))
+def test_convnext_configs_are_the_tables(name):
+    """AdamW (0.9, 0.999), lr 1e-4, layer decay 0.75, weight decay 0.05,
+    drop path 0.1, batch 8, 1 warm-up epoch from 1e-6 then cosine to 0,
+    the table's epochs, size and augmentations."""
+    epochs, gpus, jitter, blur, flip, lsj = CONVNEXT_TABLES[name]
+    cfg = Config.fromfile(DOWNSTREAM / name)
+    size = CONFIGS[name][4]
+    opt = cfg.optim_wrapper.optimizer
+    assert (opt.type, opt.lr, tuple(opt.betas), opt.weight_decay) == (
+        'AdamW', 1e-4, (0.9, 0.999), 0.05)
+    assert cfg.optim_wrapper.constructor == \
+        'mmrgbd.BackboneLayerDecayOptimWrapperConstructor'
+    assert cfg.optim_wrapper.paramwise_cfg.layer_decay_rate == 0.75
+    assert cfg.model.backbone.drop_path_rate == 0.1
+    assert cfg.model.backbone.img_size == size
+    assert cfg.model.data_preprocessor.size == size
+    assert cfg.train_dataloader.batch_size * gpus == 8
+    assert cfg.train_cfg.max_epochs == epochs
+    types = [t.type for t in cfg.train_pipeline]
+    jitters = [t for t in cfg.train_pipeline if t.type == 'RandomApply']
+    assert len(jitters) == jitter
+    if jitter:  # MultiMAE App. B.2's parameters, p 0.5
+        j = jitters[0]
+        assert j.prob == 0.5
+        assert (j.transforms[0].brightness, j.transforms[0].contrast,
+                j.transforms[0].saturation, j.transforms[0].hue) == (
+                    0.4, 0.4, 0.2, 0.1)
+    assert ('mmpretrain.GaussianBlur' in types) == bool(blur)
+    assert ('RandomFlip' in types) == bool(flip)
+    assert ('RandomResize' in types) == bool(lsj)
+    if lsj:
+        r = cfg.train_pipeline[types.index('RandomResize')]
+        assert (r.scale, r.ratio_range) == (size, (0.1, 2.0))
+    # resize-pad evaluation (MultiMAE App. B.2) / exact 240x320
+    test = {t.type: t for t in cfg.test_dataloader.dataset.pipeline}
+    assert test['Resize'].scale in (size, size[::-1])
+    lrs = _lr_curve(cfg, epoch_length=10, total=10 * epochs)
+    assert lrs[0] == pytest.approx(1e-6)
+    assert lrs[10] == pytest.approx(1e-4)
+    assert lrs[-1] < 1e-4 * 1e-3
+    mid = 10 + (10 * (epochs - 1)) // 2
+    assert lrs[mid] == pytest.approx(0.5e-4, rel=0.02)
+
+
+@pytest.mark.parametrize('name', ['maedec_mask3d-vit-b_scannet20-240x320.py',
+                                  'maedec_mask3d-vit-b_nyu13-240x320.py'])
+def test_mask3d_configs_are_the_paper(name):
+    """Mask3D Sec. 4.1: batch 8 (1 GPU), 80 epochs, lr 0.01, poly 0.9,
+    240x320, the pre-training decoder (8 blocks, 512-d, 16 heads)."""
+    cfg = Config.fromfile(DOWNSTREAM / name)
+    opt = cfg.optim_wrapper.optimizer
+    assert (opt.type, opt.lr, opt.momentum) == ('SGD', 0.01, 0.9)
+    assert cfg.train_dataloader.batch_size == 8
+    assert cfg.train_cfg.max_epochs == 80
+    (poly, ) = cfg.param_scheduler
+    assert (poly.type, poly.power, poly.end) == ('PolyLR', 0.9, 80)
+    pre = Config.fromfile(REPO / 'configs' / '_base_' / 'models' /
+                          'mask3d_vit-b.py').model.neck
+    dec = cfg.model.decode_head.decoder
+    for k in ('type', 'embed_dims', 'num_layers', 'num_heads', 'mlp_ratio'):
+        assert dec[k] == pre[k], k
+    assert cfg.model.decode_head.in_channels == pre.in_channels
+    lrs = _lr_curve(cfg, epoch_length=10, total=800)
+    assert lrs[0] == pytest.approx(0.01)
+    # mmengine's PolyLR reaches 0 at the last iteration (T - 1 = 799)
+    assert lrs[400] == pytest.approx(0.01 * (1 - 400 / 799)**0.9, rel=1e-6)
+    assert lrs[799] == 0.
