@@ -228,3 +228,26 @@ def test_mae_decoder_head_learns():
         opt.step()
     assert loss.item() < 0.1 * math.log(3)
     assert isinstance(head.decoder, MAEStyleDecoder)
+
+
+@pytest.mark.parametrize('kind', ['convnext', 'maedec'])
+def test_heads_pass_gradients_to_every_weight_and_the_features(kind):
+    """One backward pass of the mmseg loss reaches every head parameter
+    and the backbone features (the encoder is fine-tuned through it)."""
+    torch.manual_seed(0)
+    if kind == 'convnext':
+        head = ConvNeXtAdapterHead(in_channels=8, embed_dims=32,
+                                   num_blocks=2, num_classes=3)
+    else:
+        head = MAEDecoderSegHead(decoder=DEC, in_channels=8, num_classes=3)
+    head.init_weights()
+    feats = torch.randn(2, 8, 2, 3, requires_grad=True)
+    labels = torch.randint(0, 3, (2, 32, 48))
+    loss = head.loss((feats, ), _seg_samples(labels), {})['loss_ce']
+    loss.backward()
+    for name, p in head.named_parameters():
+        if name == 'decoder.mask_token':  # all visible: unused, frozen
+            assert not p.requires_grad and p.grad is None
+            continue
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+    assert feats.grad.abs().sum(1).gt(0).all()  # every token

@@ -42,7 +42,8 @@ class MAEDecoderSegHead(BaseDecodeHead):
     the other modalities' projections and the old prediction layers in the
     file are ignored. Without it the decoder starts from MAE's init.
     mmseg's ``conv_seg`` is not used (the per-patch linear layer is the
-    classifier) and is removed.
+    classifier) and is removed. The decoder's ``mask_token`` is loaded but
+    frozen: with every token visible it never enters the sequence.
 
     Args:
         decoder (dict): The pre-training neck config (``type`` defaults to
@@ -91,6 +92,11 @@ class MAEDecoderSegHead(BaseDecodeHead):
             layout='fused',
             heads={modality: patch_size * patch_size * self.out_channels})
         self.decoder = build_in_scope(MODELS, decoder)
+        # every token is visible: the mask token never enters the sequence
+        # (zero gradient); frozen so that no optimiser decays or moves it
+        if isinstance(getattr(self.decoder, 'mask_token', None),
+                      torch.nn.Parameter):
+            self.decoder.mask_token.requires_grad_(False)
 
     def init_weights(self) -> None:
         """Default init, then the pre-trained decoder (if given)."""
