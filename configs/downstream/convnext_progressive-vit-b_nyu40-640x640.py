@@ -9,7 +9,7 @@
 #   2. export at 640x640: python tools/model_converters/export_vit.py \
 #          work_dirs/progressive_stage2_sunrgbd/epoch_250.pth \
 #          checkpoints/progressive-sunrgbd_vit-b_rgb_mmseg-640.pth \
-#          --target mmseg --img-size 640
+#          --target mmseg --img-size 640 --src-prefix backbone.
 #   3. NYUv2 layout: tools/dataset_converters/nyuv2_mat_to_png.py
 #   4. fine-tune: bash tools/dist_train.sh \
 #          configs/downstream/convnext_progressive-vit-b_nyu40-640x640.py 4

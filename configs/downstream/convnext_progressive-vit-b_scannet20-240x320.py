@@ -8,11 +8,12 @@
 #   1. pre-train: stage 1 configs/pretrain/progressive_stage1_in1k.py, stage
 #      2 configs/pretrain/progressive_stage2_scannet.py
 #      (tools/pretrain_two_stage.sh)
-#   2. export the RGB encoder at 240x320:
+#   2. export the student's RGB encoder at 240x320 (the file also holds
+#      the teacher: --src-prefix backbone.):
 #      python tools/model_converters/export_vit.py \
 #          work_dirs/progressive_stage2_scannet/epoch_100.pth \
 #          checkpoints/progressive_vit-b_rgb_mmseg-240x320.pth \
-#          --target mmseg --img-size 240 320
+#          --target mmseg --img-size 240 320 --src-prefix backbone.
 #   3. fine-tune: python tools/train.py \
 #          configs/downstream/convnext_progressive-vit-b_scannet20-240x320.py
 #   4. test: python tools/test.py \

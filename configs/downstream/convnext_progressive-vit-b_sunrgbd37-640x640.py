@@ -12,7 +12,7 @@
 #   2. export at 640x640: python tools/model_converters/export_vit.py \
 #          work_dirs/progressive_stage2_sunrgbd/epoch_250.pth \
 #          checkpoints/progressive-sunrgbd_vit-b_rgb_mmseg-640.pth \
-#          --target mmseg --img-size 640
+#          --target mmseg --img-size 640 --src-prefix backbone.
 #   3. SUN RGB-D layout and lists: tools/dataset_converters/sunrgbd_infos.py
 #      (see configs/_base_/datasets/seg_sunrgbd37.py)
 #   4. fine-tune: bash tools/dist_train.sh \
