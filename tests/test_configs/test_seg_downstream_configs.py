@@ -177,6 +177,15 @@ def test_seg_config_trains_and_validates_on_its_real_layout(
         model = MODELS.build(cfg.model)
         model.init_weights()
         optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    if head.type == 'mmrgbd.ConvNeXtAdapterHead':
+        # layer-wise lr decay over the 2 blocks: embeddings 0.75^3, block i
+        # 0.75^(2 - i), the head (and the final norm) 1
+        lrs = {g['param_name']: g['lr'] for g in optim.optimizer.param_groups}
+        embed = next(k for k in lrs if 'patch_embed.projection.weight' in k)
+        block0 = next(k for k in lrs if 'layers.0.' in k)
+        assert lrs[embed] == pytest.approx(1e-4 * 0.75**3)
+        assert lrs[block0] == pytest.approx(1e-4 * 0.75**2)
+        assert lrs['decode_head.proj.weight'] == pytest.approx(1e-4)
     # zero missing keys: the export loads strictly and is what the
     # backbone holds after init_weights
     exported = safe_load(str(ckpt))['state_dict']
