@@ -1,7 +1,6 @@
 """DenseMultiModalViT (mmseg backbone over RGB / RGB-D / depth) and its
 weights-only export (export_vit.py --target mmrgbd)."""
-import subprocess
-import sys
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -139,18 +138,25 @@ def test_layer_depth_of_every_parameter():
                                      'backbone.') == (3, 4)
 
 
-def test_export_cli_target_mmrgbd(tmp_path):
+def _tool():
+    spec = importlib.util.spec_from_file_location('export_vit', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_export_cli_target_mmrgbd(tmp_path, capsys):
     src = multimae_like()
     ckpt = tmp_path / 'pretrain.pth'
     torch.save(dict(state_dict=algorithm_state(src)), ckpt)
     dst = tmp_path / 'rgbd.pth'
-    proc = subprocess.run(
-        [sys.executable, str(TOOL), str(ckpt), str(dst), '--target', 'mmrgbd',
-         '--modality', 'rgb', 'depth', '--img-size', '64', '--num-heads',
-         '2'], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    assert "type='mmrgbd.DenseMultiModalViT'" in proc.stdout
-    assert "in_modalities=[" in proc.stdout
+    tool = _tool()
+    assert tool.main([str(ckpt), str(dst), '--target', 'mmrgbd',
+                      '--modality', 'rgb', 'depth', '--img-size', '64',
+                      '--num-heads', '2']) == 0
+    out = capsys.readouterr().out
+    assert "type='mmrgbd.DenseMultiModalViT'" in out
+    assert "in_modalities=[" in out
     saved = safe_load(str(dst))  # weights only
     assert saved['meta']['target'] == 'mmrgbd'
     assert saved['meta']['modality'] == ['rgb', 'depth']
@@ -158,7 +164,9 @@ def test_export_cli_target_mmrgbd(tmp_path):
     cfg.pop('type')
     DenseMultiModalViT(**cfg).load_state_dict(saved['state_dict'],
                                               strict=True)
-    bad = subprocess.run(
-        [sys.executable, str(TOOL), str(ckpt), str(dst), '--target', 'mmseg',
-         '--modality', 'rgb', 'depth'], capture_output=True, text=True)
-    assert bad.returncode == 1 and 'exports one modality' in bad.stderr
+    with pytest.raises(SystemExit) as e:
+        tool.main([str(ckpt), str(tmp_path / 'x.pth'), '--target', 'mmseg',
+                   '--modality', 'rgb', 'depth'])
+    assert e.value.code == 1
+    assert 'exports one modality' in capsys.readouterr().err
+    assert not (tmp_path / 'x.pth').exists()
