@@ -1,11 +1,11 @@
 #!/usr/bin/env python
-"""Export a pre-trained mmrgbd ViT encoder for mmpretrain, mmseg or mmaction2.
+"""Export pre-trained mmrgbd ViT encoders for mmpretrain, mmseg, mmaction2.
 
 Reads a pre-training checkpoint (runner checkpoint or weights file) of any
 algorithm whose backbone is ``MultiModalViT`` (Mask3D, MultiMAE, M3 3D,
-Progressive) and writes the encoder of one modality (default ``rgb``) as a
-plain ``{'state_dict': ..., 'meta': ...}`` file (loadable with
-``torch.load(weights_only=True)``):
+Progressive) and writes the encoder of one modality (default ``rgb``; of
+several for ``--target mmrgbd``) as a plain ``{'state_dict': ..., 'meta':
+...}`` file (loadable with ``torch.load(weights_only=True)``):
 
 * ``--target mmpretrain``: mmpretrain ``VisionTransformer`` keys with the
   prefix ``backbone.``; use it in an unmodified ``ImageClassifier`` config as
@@ -62,7 +62,8 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     """Command line of the script."""
     parser = argparse.ArgumentParser(
         description='Export one modality encoder of a MultiModalViT '
-        'checkpoint as a mmpretrain, mmseg or mmaction2 VisionTransformer')
+        'checkpoint as a mmpretrain, mmseg or mmaction2 VisionTransformer, '
+        'or several for mmrgbd.DenseMultiModalViT (--target mmrgbd)')
     parser.add_argument('src', help='pre-training checkpoint')
     parser.add_argument('dst', help='output .pth file')
     parser.add_argument('--target', required=True,
