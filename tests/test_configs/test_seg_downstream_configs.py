@@ -307,6 +307,9 @@ def test_convnext_configs_are_the_tables(name):
     assert cfg.model.backbone.drop_path_rate == 0.1
     assert cfg.model.backbone.img_size == size
     assert cfg.model.data_preprocessor.size == size
+    # checkpoints that tools/test.py loads weights-only (best by mIoU)
+    ckpt = cfg.default_hooks.checkpoint
+    assert (ckpt.type, ckpt.save_best) == ('mmrgbd.CheckpointHook', 'mIoU')
     assert cfg.train_dataloader.batch_size * gpus == 8
     assert cfg.train_cfg.max_epochs == epochs
     types = [t.type for t in cfg.train_pipeline]
@@ -345,6 +348,7 @@ def test_mask3d_configs_are_the_paper(name):
     assert (opt.type, opt.lr, opt.momentum) == ('SGD', 0.01, 0.9)
     assert cfg.train_dataloader.batch_size == 8
     assert cfg.train_cfg.max_epochs == 80
+    assert cfg.default_hooks.checkpoint.type == 'mmrgbd.CheckpointHook'
     (poly, ) = cfg.param_scheduler
     assert (poly.type, poly.power, poly.end) == ('PolyLR', 0.9, 80)
     pre = Config.fromfile(REPO / 'configs' / '_base_' / 'models' /

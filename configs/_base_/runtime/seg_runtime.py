@@ -12,8 +12,11 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=True),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # mmrgbd's: atomic saves whose message hub is stored as plain tensors,
+    # so that tools/test.py (weights-only loading) reads the checkpoints;
+    # MMEngine's would pickle HistoryBuffer objects, which are refused
     checkpoint=dict(
-        type='CheckpointHook',
+        type='mmrgbd.CheckpointHook',
         by_epoch=True,
         interval=10,
         max_keep_ckpts=2,
