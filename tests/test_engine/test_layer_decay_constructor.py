@@ -77,3 +77,33 @@ def test_models_without_a_layer_depth_are_refused():
             optimizer=dict(type='AdamW', lr=1e-4, weight_decay=1e-4),
             constructor='mmpretrain.LearningRateDecayOptimWrapperConstructor',
             paramwise_cfg=dict(layer_decay_rate=0.75)))
+
+
+def test_mmseg_vit_without_get_layer_depth_gets_the_same_rule():
+    """mmseg's VisionTransformer (the RGB segmentation configs' backbone)
+    has no get_layer_depth: its blocks / embeddings follow the same rule;
+    its final norm (``ln1``) and the head get factor 1."""
+    from mmseg.registry import MODELS
+    model = MODELS.build(dict(
+        type='EncoderDecoder', _scope_='mmseg',
+        backbone=dict(type='VisionTransformer', img_size=(32, 32),
+                      patch_size=16, embed_dims=16, num_layers=L,
+                      num_heads=2, mlp_ratio=2, out_indices=-1,
+                      with_cls_token=False, final_norm=True),
+        decode_head=dict(type='mmrgbd.ConvNeXtAdapterHead', in_channels=16,
+                         embed_dims=64, preds_per_patch=16, num_blocks=1,
+                         num_classes=3)))
+    assert not hasattr(model.backbone, 'get_layer_depth')
+    wrapper = build_optim_wrapper(model, dict(
+        type='OptimWrapper',
+        optimizer=dict(type='AdamW', lr=1e-4, weight_decay=0.05),
+        constructor='mmrgbd.BackboneLayerDecayOptimWrapperConstructor',
+        paramwise_cfg=dict(layer_decay_rate=0.75, flat_decay_mult=0.)))
+    groups = {g['param_name']: g for g in wrapper.optimizer.param_groups}
+    assert set(groups) == {n for n, _ in model.named_parameters()}
+    for name, group in groups.items():
+        assert group['lr'] == pytest.approx(
+            1e-4 * _official_scale(name, 0.75)), name
+    assert groups['backbone.layers.0.ln1.weight']['lr'] == \
+        pytest.approx(1e-4 * 0.75**L)
+    assert groups['backbone.ln1.weight']['lr'] == pytest.approx(1e-4)

@@ -1,11 +1,11 @@
 #!/usr/bin/env python
-"""Export a pre-trained mmrgbd ViT encoder for mmpretrain, mmseg or mmaction2.
+"""Export pre-trained mmrgbd ViT encoders for mmpretrain, mmseg, mmaction2.
 
 Reads a pre-training checkpoint (runner checkpoint or weights file) of any
 algorithm whose backbone is ``MultiModalViT`` (Mask3D, MultiMAE, M3 3D,
-Progressive) and writes the encoder of one modality (default ``rgb``) as a
-plain ``{'state_dict': ..., 'meta': ...}`` file (loadable with
-``torch.load(weights_only=True)``):
+Progressive) and writes the encoder of one modality (default ``rgb``; of
+several for ``--target mmrgbd``) as a plain ``{'state_dict': ..., 'meta':
+...}`` file (loadable with ``torch.load(weights_only=True)``):
 
 * ``--target mmpretrain``: mmpretrain ``VisionTransformer`` keys with the
   prefix ``backbone.``; use it in an unmodified ``ImageClassifier`` config as
@@ -15,6 +15,10 @@ plain ``{'state_dict': ..., 'meta': ...}`` file (loadable with
   ``init_weights`` ignores ``prefix``); use it as
   ``backbone.init_cfg=dict(type='Pretrained', checkpoint=DST)`` and set
   ``model.pretrained=None``.
+* ``--target mmrgbd``: the encoders of one or more modalities
+  (``--modality rgb depth``) in ``MultiModalViT``'s keys without prefix, for
+  ``mmrgbd.DenseMultiModalViT`` (RGB-D / depth fine-tuning in mmseg); use it
+  as ``backbone.init_cfg=dict(type='Pretrained', checkpoint=DST)``.
 
 The position embedding is regenerated exactly for ``--img-size`` (default:
 the pre-training size). Encoders without a global token (Mask3D) need
@@ -42,6 +46,10 @@ Examples::
         checkpoints/mask3d_vit-b_rgb_mmpretrain.pth --target mmpretrain \\
         --img-size 224
     python tools/model_converters/export_vit.py \\
+        work_dirs/multimae_vit-b_rgb-depth-semseg_1600e_in1k/epoch_1600.pth \\
+        checkpoints/multimae_vit-b_rgb-depth_640.pth --target mmrgbd \\
+        --modality rgb depth --img-size 640
+    python tools/model_converters/export_vit.py \\
         work_dirs/m3mae_video_ucf101/epoch_100.pth \\
         checkpoints/m3mae_video_vit-b_rgb_mmaction2.pth --target mmaction2
 """
@@ -54,13 +62,16 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     """Command line of the script."""
     parser = argparse.ArgumentParser(
         description='Export one modality encoder of a MultiModalViT '
-        'checkpoint as a mmpretrain, mmseg or mmaction2 VisionTransformer')
+        'checkpoint as a mmpretrain, mmseg or mmaction2 VisionTransformer, '
+        'or several for mmrgbd.DenseMultiModalViT (--target mmrgbd)')
     parser.add_argument('src', help='pre-training checkpoint')
     parser.add_argument('dst', help='output .pth file')
     parser.add_argument('--target', required=True,
-                        choices=['mmpretrain', 'mmseg', 'mmaction2'])
-    parser.add_argument('--modality', default='rgb',
-                        help='modality whose encoder is exported')
+                        choices=['mmpretrain', 'mmseg', 'mmaction2',
+                                 'mmrgbd'])
+    parser.add_argument('--modality', nargs='+', default=['rgb'],
+                        help='modality whose encoder is exported (several '
+                        'for --target mmrgbd, in input channel order)')
     parser.add_argument('--img-size', type=int, nargs='+', default=None,
                         metavar='H [W]',
                         help='target input size (default: pre-training size)')
@@ -102,6 +113,15 @@ def main(argv: Optional[list] = None) -> int:
     args = parse_args(argv)
     try:
         with unsafe_checkpoint_loading(args.unsafe_load):
+            # one name for mmpretrain / mmseg / mmaction2 (a list is
+            # rejected there); several for mmrgbd
+            modality = args.modality
+            if args.target != 'mmrgbd':
+                if len(modality) != 1:
+                    raise ExportError(f'--target {args.target} exports one '
+                                      f'modality, got {modality} (use '
+                                      f'--target mmrgbd for several)')
+                modality = modality[0]
             if args.target == 'mmaction2':
                 from mmrgbd.models.utils.export_mmaction import (
                     export_mmaction2, summary_mmaction2)
@@ -109,14 +129,13 @@ def main(argv: Optional[list] = None) -> int:
                 if size[0] != size[1]:
                     raise ExportError(f'mmaction2\'s VisionTransformer takes '
                                       f'a square img_size, got {size}')
-                meta = export_mmaction2(args.src, args.dst, args.modality,
+                meta = export_mmaction2(args.src, args.dst, modality,
                                         size[0], args.num_frames,
                                         args.pooling, args.src_prefix,
                                         args.num_heads)
                 text = summary_mmaction2(meta, args.dst)
             else:
-                meta = export_vit(args.src, args.dst, args.target,
-                                  args.modality,
+                meta = export_vit(args.src, args.dst, args.target, modality,
                                   read_img_size(args.img_size),
                                   args.src_prefix, args.src_grid,
                                   args.patch_bias, args.num_heads)

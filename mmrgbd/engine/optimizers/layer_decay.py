@@ -1,10 +1,12 @@
 """Layer-wise learning-rate decay for models whose backbone knows its depth.
 """
+import types
 from functools import partial
 from typing import Callable, List, Optional
 
 from mmpretrain.engine.optimizers import \
     LearningRateDecayOptimWrapperConstructor
+from mmpretrain.models.backbones import VisionTransformer
 from torch import nn
 
 from mmrgbd.registry import OPTIM_WRAPPER_CONSTRUCTORS
@@ -26,9 +28,13 @@ class BackboneLayerDecayOptimWrapperConstructor(
     blocks, ``lr = base_lr * rate ** (L + 1 - depth)`` where the patch
     embedding, ``cls_token`` and ``pos_embed`` have depth 0, block ``i``
     depth ``i + 1`` and everything outside the backbone (neck, heads)
-    depth ``L + 1`` (factor 1). ``paramwise_cfg`` is mmpretrain's
-    (``layer_decay_rate``, ``*_decay_mult``, ``custom_keys``). Models that
-    define ``get_layer_depth`` themselves keep using it.
+    depth ``L + 1`` (factor 1). A backbone without ``get_layer_depth`` but
+    with mmpretrain's key names and a ``layers`` ModuleList (mmseg's
+    ``VisionTransformer``: ``cls_token``, ``pos_embed``, ``patch_embed.*``,
+    ``layers.i.*``) gets the same rule with ``L = len(layers)``.
+    ``paramwise_cfg`` is mmpretrain's (``layer_decay_rate``,
+    ``*_decay_mult``, ``custom_keys``). Models that define
+    ``get_layer_depth`` themselves keep using it.
 
     Example::
 
@@ -54,6 +60,13 @@ class BackboneLayerDecayOptimWrapperConstructor(
         """
         if get_layer_depth is None and not hasattr(module, 'get_layer_depth'):
             backbone = getattr(module, 'backbone', None)
+            layers = getattr(backbone, 'layers', None)
+            if not hasattr(backbone, 'get_layer_depth') and isinstance(
+                    layers, nn.ModuleList):
+                # mmseg's ViT: mmpretrain's rule with its number of blocks
+                backbone = types.SimpleNamespace(get_layer_depth=partial(
+                    VisionTransformer.get_layer_depth,
+                    types.SimpleNamespace(num_layers=len(layers))))
             if not hasattr(backbone, 'get_layer_depth'):
                 raise TypeError(
                     f'{type(module).__name__} has no get_layer_depth and its '

@@ -50,6 +50,15 @@ plain types (``torch.load(weights_only=True)``) in one of two layouts:
     interpolation round-off); ``patch_bias='keep'`` writes
     ``patch_embed.projection.bias`` for configs with ``patch_bias=True``.
 
+``target='mmrgbd'``
+    The encoders of **several** modalities (e.g. ``rgb`` and ``depth``) in
+    ``MultiModalViT``'s own key layout without prefix (``stems.<m>.*`` +
+    ``encoder.*`` for a shared encoder, ``encoders.<m>.*`` otherwise), the
+    sin-cos ``pos_embed`` of every stem regenerated for the target grid, for
+    :class:`~mmrgbd.models.backbones.DenseMultiModalViT` (RGB-D or depth
+    fine-tuning in mmseg) with ``init_cfg=dict(type='Pretrained',
+    checkpoint=FILE)``; see :func:`convert_multimodal`.
+
 **Global (class) token.** Our encoders have ``num_global_tokens`` 0 or 1.
 With 1 the learned ``cls_token`` is exported; its ``pos_embed`` row is zero
 (ours adds no position to the global token, mmpretrain / mmseg add row 0),
@@ -90,6 +99,8 @@ from .pos_embed import (PE_ORDERS, build_sincos_pos_embed,
                         interpolate_pos_embed)
 
 TARGETS = ('mmpretrain', 'mmseg')
+#: the multi-modal export (several modalities, MultiModalViT keys)
+MULTIMODAL_TARGET = 'mmrgbd'
 PATCH_BIAS_MODES = ('fold', 'keep')
 
 #: mmpretrain ViT layer sub-keys renamed for mmseg (others are unchanged)
@@ -627,6 +638,142 @@ def convert_encoder(state_dict: Dict[str, torch.Tensor],
     return out, meta
 
 
+def convert_multimodal(state_dict: Dict[str, torch.Tensor],
+                       modalities: Sequence[str] = ('rgb', 'depth'),
+                       img_size=None,
+                       src_prefix: Optional[str] = None,
+                       path: str = '<checkpoint>',
+                       num_heads: Optional[int] = None
+                       ) -> Tuple['OrderedDict[str, torch.Tensor]', dict]:
+    """Export the encoders of several modalities for DenseMultiModalViT.
+
+    The keys are ``MultiModalViT``'s without prefix; only the listed
+    modalities are kept (e.g. a MultiMAE checkpoint's ``semseg`` stem is
+    dropped), and every stem's fixed sin-cos ``pos_embed`` is regenerated for
+    ``img_size`` (:func:`target_pos_embed`), so loading it into a backbone of
+    that size changes nothing. The result is checked key by key and shape by
+    shape against a ``MultiModalViT`` built from the inferred architecture.
+
+    Args:
+        state_dict (dict): Algorithm or ``MultiModalViT`` state dict.
+        modalities (Sequence[str]): Image-like modalities to export, in the
+            channel order of the fine-tuning input.
+        img_size (int | Sequence[int], optional): Target input size; None
+            keeps the pre-training grid.
+        src_prefix (str, optional): Backbone prefix; detected if None.
+        path (str): Source name for messages and meta.
+        num_heads (int, optional): Pre-training heads, for the printed
+            config.
+
+    Returns:
+        tuple[OrderedDict, dict]: The weights and ``meta`` (with
+        ``backbone_cfg``, the ``DenseMultiModalViT`` arguments).
+
+    Raises:
+        ExportError: A modality is missing, not image-like, or the
+            modalities disagree on layout or architecture.
+    """
+    from mmrgbd.models.backbones.multimodal_vit import (
+        MultiModalViT, mmrgbd_to_mmpretrain)
+    modalities = list(modalities)
+    if not modalities or len(set(modalities)) != len(modalities):
+        raise ExportError(f'modalities must be distinct names, got '
+                          f'{modalities}')
+    found = {m: find_encoder(state_dict, m, src_prefix, path)
+             for m in modalities}
+    if len(set(found.values())) != 1:
+        raise ExportError(f'{path}: the modalities sit in different '
+                          f'backbones / layouts: {found}')
+    prefix, shared = found[modalities[0]]
+    out, specs, infos = OrderedDict(), {}, {}
+    for m in modalities:
+        try:
+            sd = mmrgbd_to_mmpretrain(state_dict, m, shared, prefix)
+            spec = infer_vit_spec(sd)
+        except ExportError as e:
+            raise ExportError(f'{path}: cannot export the {m!r} encoder: '
+                              f'{e}') from e
+        if 'pos_embed' not in sd:
+            raise ExportError(f'{path}: the {m!r} encoder has no pos_embed')
+        pos, info = target_pos_embed(sd.pop('pos_embed'),
+                                     spec['num_global_tokens'],
+                                     spec['patch_size'], img_size)
+        if info['pos_embed_mode'] != 'sincos':
+            raise ExportError(f'{path}: the {m!r} pos_embed is not a fixed '
+                              '2D sin-cos (MultiModalViT regenerates it)')
+        G = spec['num_global_tokens']
+        pos = torch.cat([pos.new_zeros(1, G, pos.shape[-1]), pos],
+                        dim=1)  # (1, G + N', C)
+        stem = f'stems.{m}.' if shared else f'encoders.{m}.'
+        for k, v in sd.items():
+            v = v.detach().cpu().clone(memory_format=torch.contiguous_format)
+            if shared and not k.startswith('patch_embed.'):
+                out[f'encoder.{k}'] = v
+            else:
+                out[stem + k] = v
+        out[stem + 'pos_embed'] = pos
+        specs[m], infos[m] = spec, info
+    ref = specs[modalities[0]]
+    arch_keys = ('embed_dims', 'num_layers', 'feedforward_channels',
+                 'patch_size', 'num_global_tokens', 'final_norm', 'pre_norm',
+                 'qkv_bias', 'layer_scale')
+    for m in modalities[1:]:
+        diff = [k for k in arch_keys if specs[m][k] != ref[k]]
+        if diff:
+            raise ExportError(f'{path}: {m!r} and {modalities[0]!r} encoders '
+                              f'differ in {diff}')
+    if ref['pre_norm']:
+        raise ExportError(f'{path}: pre_norm encoders are not supported by '
+                          'MultiModalViT')
+    orders = {infos[m]['pos_embed_order'] for m in modalities}
+    grids = {tuple(infos[m]['dst_grid']) for m in modalities}
+    if len(orders) != 1 or len(grids) != 1:
+        raise ExportError(f'{path}: the stems disagree on the sin-cos order '
+                          f'{orders} or grid {grids}')
+    arch = dict(embed_dims=ref['embed_dims'], num_layers=ref['num_layers'],
+                feedforward_channels=ref['feedforward_channels'])
+    if num_heads is not None:
+        arch['num_heads'] = int(num_heads)
+    cfg = dict(
+        type='mmrgbd.DenseMultiModalViT',
+        arch=arch,
+        modalities={m: dict(in_channels=specs[m]['in_channels'])
+                    for m in modalities},
+        in_modalities=list(modalities),
+        img_size=tuple(infos[modalities[0]]['img_size']),
+        patch_size=ref['patch_size'],
+        shared_encoder=shared,
+        num_global_tokens=ref['num_global_tokens'],
+        pos_embed_order=orders.pop(),
+        final_norm=ref['final_norm'],
+        qkv_bias=ref['qkv_bias'],
+        layer_scale_init_value=1e-5 if ref['layer_scale'] else 0.)
+    check_cfg = {k: v for k, v in cfg.items()
+                 if k not in ('type', 'in_modalities')}
+    check_cfg['arch'] = dict(arch, num_heads=1)
+    with torch.device('meta'):
+        target = MultiModalViT(**check_cfg)
+    problems = check_keys(out, target)
+    if any(problems.values()):
+        raise ExportError(f'{path}: the export does not match MultiModalViT '
+                          f'{cfg}: ' + '; '.join(
+                              f'{k} {v}' for k, v in problems.items() if v))
+    info = infos[modalities[0]]
+    meta = dict(
+        target=MULTIMODAL_TARGET,
+        modality=modalities,
+        source=str(path),
+        source_prefix=prefix,
+        source_layout='shared' if shared else 'modality-specific',
+        prefix='',
+        num_tensors=len(out),
+        backbone_cfg=_plain(cfg),
+        spec=_plain(ref),
+        converter='mmrgbd.models.utils.export',
+        **info)
+    return out, meta
+
+
 def _plain(obj):
     """Tuples to lists, recursively (plain, weights-only-safe types)."""
     if isinstance(obj, dict):
@@ -704,6 +851,14 @@ def target_snippet(meta: dict, checkpoint: str) -> str:
     """
     from mmengine.config import Config
     cfg = dict(meta['backbone_cfg'])
+    if meta['target'] == MULTIMODAL_TARGET:
+        cfg['img_size'] = tuple(cfg['img_size'])
+        cfg['arch'] = dict(cfg['arch'])
+        cfg['arch'].setdefault('num_heads', None)
+        return Config(dict(model=dict(backbone=dict(
+            **cfg,
+            init_cfg=dict(type='Pretrained',
+                          checkpoint=checkpoint))))).pretty_text
     cfg.pop('type')
     cfg['img_size'] = tuple(cfg['img_size'])
     if meta['target'] == 'mmpretrain':
@@ -761,7 +916,7 @@ def summary(meta: dict, checkpoint: str = 'FILE') -> str:
 def export_vit(src: str,
                dst: str,
                target: str,
-               modality: str = 'rgb',
+               modality: Union[str, Sequence[str]] = 'rgb',
                img_size=None,
                src_prefix: Optional[str] = None,
                src_grid: Optional[Sequence[int]] = None,
@@ -772,8 +927,11 @@ def export_vit(src: str,
     Args:
         src (str): Runner checkpoint or weights file.
         dst (str): Output ``.pth``; its folder must exist.
-        target (str): ``'mmpretrain'`` or ``'mmseg'``.
-        modality (str): Modality to export. Defaults to ``'rgb'``.
+        target (str): ``'mmpretrain'``, ``'mmseg'`` or ``'mmrgbd'``
+            (:func:`convert_multimodal`).
+        modality (str | Sequence[str]): Modality to export (one for
+            ``mmpretrain`` / ``mmseg``; one or more for ``mmrgbd``).
+            Defaults to ``'rgb'``.
         img_size (int | Sequence[int], optional): Target input size.
         src_prefix (str, optional): Backbone prefix in ``src``.
         src_grid (Sequence[int], optional): See :func:`convert_encoder`.
@@ -788,9 +946,20 @@ def export_vit(src: str,
     state_dict = get_state_dict(ckpt, src)
     if num_heads is None:
         num_heads = num_heads_from_checkpoint(ckpt)
-    out, meta = convert_encoder(state_dict, target, modality, img_size,
-                                src_prefix, src_grid, patch_bias, src,
-                                num_heads)
+    if target == MULTIMODAL_TARGET:
+        mods = [modality] if isinstance(modality, str) else list(modality)
+        out, meta = convert_multimodal(state_dict, mods, img_size,
+                                       src_prefix, src, num_heads)
+    else:
+        if not isinstance(modality, str):
+            if len(modality) != 1:
+                raise ExportError(f'target {target!r} exports one modality, '
+                                  f'got {list(modality)} (use --target '
+                                  f'{MULTIMODAL_TARGET} for several)')
+            modality = modality[0]
+        out, meta = convert_encoder(state_dict, target, modality, img_size,
+                                    src_prefix, src_grid, patch_bias, src,
+                                    num_heads)
     out_dir = osp.dirname(osp.abspath(dst))
     if not osp.isdir(out_dir):
         raise FileNotFoundError(f'output folder {out_dir} does not exist')
