@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Export a pre-trained mmrgbd ViT encoder for mmpretrain or mmseg.
+"""Export a pre-trained mmrgbd ViT encoder for mmpretrain, mmseg or mmdet.
 
 Reads a pre-training checkpoint (runner checkpoint or weights file) of any
 algorithm whose backbone is ``MultiModalViT`` (Mask3D, MultiMAE, M3 3D,
@@ -14,7 +14,14 @@ plain ``{'state_dict': ..., 'meta': ...}`` file (loadable with
 * ``--target mmseg``: mmseg ``VisionTransformer`` keys without prefix (its
   ``init_weights`` ignores ``prefix``); use it as
   ``backbone.init_cfg=dict(type='Pretrained', checkpoint=DST)`` and set
-  ``model.pretrained=None``.
+  ``model.pretrained=None``;
+* ``--target vitdet``: mmpretrain ``ViTSAM`` keys (the plain-ViT backbone of
+  ViTDet: window / global attention) with the prefix ``backbone.``, for an
+  mmdet detector with ``backbone=dict(type='mmpretrain.ViTSAM', ...,
+  init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.'))``
+  and ``neck=dict(type='mmrgbd.SimpleFeaturePyramid', ...)``
+  (``configs/downstream/mask-rcnn_*``). The global token and the final norm
+  are not written (ViTDet uses neither).
 
 The position embedding is regenerated exactly for ``--img-size`` (default:
 the pre-training size). Encoders without a global token (Mask3D) need
@@ -41,6 +48,10 @@ Examples::
         work_dirs/mask3d_vit-b_scannet/epoch_100.pth \\
         checkpoints/mask3d_vit-b_rgb_mmpretrain.pth --target mmpretrain \\
         --img-size 224
+    python tools/model_converters/export_vit.py \\
+        work_dirs/mask3d_vit-b_scannet/epoch_100.pth \\
+        checkpoints/mask3d_vit-b_rgb_vitdet.pth --target vitdet \\
+        --img-size 800 1088
 """
 import argparse
 import sys
@@ -51,11 +62,12 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     """Command line of the script."""
     parser = argparse.ArgumentParser(
         description='Export one modality encoder of a MultiModalViT '
-        'checkpoint as a mmpretrain or mmseg VisionTransformer')
+        'checkpoint as a mmpretrain / mmseg VisionTransformer or as the '
+        'ViTDet backbone (mmpretrain ViTSAM) of an mmdet detector')
     parser.add_argument('src', help='pre-training checkpoint')
     parser.add_argument('dst', help='output .pth file')
     parser.add_argument('--target', required=True,
-                        choices=['mmpretrain', 'mmseg'])
+                        choices=['mmpretrain', 'mmseg', 'vitdet'])
     parser.add_argument('--modality', default='rgb',
                         help='modality whose encoder is exported')
     parser.add_argument('--img-size', type=int, nargs='+', default=None,
