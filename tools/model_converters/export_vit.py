@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Export a pre-trained mmrgbd ViT encoder for mmpretrain, mmseg or mmdet.
+"""Export a pre-trained mmrgbd ViT encoder for mmpretrain, mmseg, mmdet or
+mmaction2.
 
 Reads a pre-training checkpoint (runner checkpoint or weights file) of any
 algorithm whose backbone is ``MultiModalViT`` (Mask3D, MultiMAE, M3 3D,
@@ -52,6 +53,9 @@ Examples::
         work_dirs/mask3d_vit-b_scannet/epoch_100.pth \\
         checkpoints/mask3d_vit-b_rgb_vitdet.pth --target vitdet \\
         --img-size 800 1088
+    python tools/model_converters/export_vit.py \\
+        work_dirs/m3mae_video_ucf101/epoch_100.pth \\
+        checkpoints/m3mae_video_vit-b_rgb_mmaction2.pth --target mmaction2
 """
 import argparse
 import sys
@@ -62,12 +66,12 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     """Command line of the script."""
     parser = argparse.ArgumentParser(
         description='Export one modality encoder of a MultiModalViT '
-        'checkpoint as a mmpretrain / mmseg VisionTransformer or as the '
-        'ViTDet backbone (mmpretrain ViTSAM) of an mmdet detector')
+        'checkpoint as a mmpretrain, mmseg or mmaction2 VisionTransformer '
+        'or as the ViTDet backbone (mmpretrain ViTSAM) of an mmdet detector')
     parser.add_argument('src', help='pre-training checkpoint')
     parser.add_argument('dst', help='output .pth file')
     parser.add_argument('--target', required=True,
-                        choices=['mmpretrain', 'mmseg', 'vitdet'])
+                        choices=['mmpretrain', 'mmseg', 'vitdet', 'mmaction2'])
     parser.add_argument('--modality', default='rgb',
                         help='modality whose encoder is exported')
     parser.add_argument('--img-size', type=int, nargs='+', default=None,
@@ -85,6 +89,12 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
                         help='mmseg: fold the patch bias into pos_embed '
                         '(for patch_bias=False, mmseg\'s default) or keep it '
                         '(for patch_bias=True)')
+    parser.add_argument('--num-frames', type=int, default=16,
+                        help='mmaction2: target clip length (default 16)')
+    parser.add_argument('--pooling', default='mean', choices=['mean', 'none'],
+                        help='mmaction2: the final norm becomes fc_norm of '
+                        'the mean-pooled feature (use_mean_pooling=True) or '
+                        'norm of every token (use_mean_pooling=False)')
     parser.add_argument('--num-heads', type=int, default=None,
                         help='pre-training num_heads for the printed config '
                         '(default: read from the runner checkpoint)')
@@ -105,13 +115,29 @@ def main(argv: Optional[list] = None) -> int:
     args = parse_args(argv)
     try:
         with unsafe_checkpoint_loading(args.unsafe_load):
-            meta = export_vit(args.src, args.dst, args.target, args.modality,
-                              read_img_size(args.img_size), args.src_prefix,
-                              args.src_grid, args.patch_bias, args.num_heads)
+            if args.target == 'mmaction2':
+                from mmrgbd.models.utils.export_mmaction import (
+                    export_mmaction2, summary_mmaction2)
+                size = read_img_size(args.img_size) or (224, 224)
+                if size[0] != size[1]:
+                    raise ExportError(f'mmaction2\'s VisionTransformer takes '
+                                      f'a square img_size, got {size}')
+                meta = export_mmaction2(args.src, args.dst, args.modality,
+                                        size[0], args.num_frames,
+                                        args.pooling, args.src_prefix,
+                                        args.num_heads)
+                text = summary_mmaction2(meta, args.dst)
+            else:
+                meta = export_vit(args.src, args.dst, args.target,
+                                  args.modality,
+                                  read_img_size(args.img_size),
+                                  args.src_prefix, args.src_grid,
+                                  args.patch_bias, args.num_heads)
+                text = summary(meta, args.dst)
     except (ExportError, RuntimeError, FileNotFoundError) as e:
         print(f'ERROR: cannot export {args.src}: {e}', file=sys.stderr)
         raise SystemExit(1)
-    print(summary(meta, args.dst))
+    print(text)
     print(f'saved {args.dst}')
     return 0
 
