@@ -39,11 +39,11 @@ def tool():
 
 @pytest.fixture(scope='module')
 def scannet(tmp_path_factory, samples_dir):
-    from real_layouts.scannet_frames_25k import build_scannet_frames_25k
+    from real_layouts.scannet_instances import build_scannet_instances
     root = tmp_path_factory.mktemp('scannet_frames_25k')
-    return build_scannet_frames_25k(root, samples_dir,
-                                    scenes=('scene0011_00', 'scene0015_00'),
-                                    frames=('000000', '000100'))
+    return build_scannet_instances(
+        root, samples_dir, val_scenes=('scene0011_00', 'scene0015_00'),
+        frame_ids=(0, 100))
 
 
 def expected_instances(encoded, classes, min_area=1000):
@@ -68,7 +68,7 @@ def filled(mask):
 def test_scannet_round_trip(tool, scannet, tmp_path):
     out = tmp_path / 'scannet_val.coco.json'
     counts = tool.main([scannet['data_root'], str(out), '--scenes',
-                        scannet['scene_list']])
+                        scannet['val_list']])
     # 2 scenes x 2 frames of the same real frame
     expected = expected_instances(scannet['instance'],
                                   tool.SCANNET_INSTANCE_CLASSES)
@@ -111,7 +111,7 @@ def test_cocoeval_of_the_true_masks_is_perfect(tool, scannet, tmp_path):
     chair detections the chair class scores 0."""
     out = tmp_path / 'gt.json'
     tool.main([scannet['data_root'], str(out), '--scenes',
-               scannet['scene_list']])
+               scannet['val_list']])
     gt = COCO(str(out))
     expected = expected_instances(scannet['instance'],
                                   tool.SCANNET_INSTANCE_CLASSES)
@@ -149,6 +149,7 @@ def test_nyuv2_round_trip(tool, tmp_path, samples_dir):
     counts = tool.main([layout['data_root'], str(out), '--dataset', 'nyuv2',
                         '--split', 'test'])
     encoded = layout['label13'].astype(np.int64) * 1000 + layout['instance']
+    assert layout['instance'].max() < 1000  # read as ids even so
     expected = expected_instances(encoded, tool.NYUV2_INSTANCE_CLASSES)
     # frame 1407: 5 chairs, 3 pieces of furniture, 3 pictures, a sofa and a
     # table of >= 1000 px; floor, wall, ceiling, objects are not instances
@@ -219,3 +220,38 @@ def test_instance_formats_and_options(tool, tmp_path):
         tool.convert(frames, min_area=1)
     with pytest.raises(SystemExit):
         tool.main([str(root), str(tmp_path / 'x.json')])  # no --scenes
+
+
+def test_nyuv2_mat_instances_become_object_ids(tmp_path):
+    """nyuv2_mat_to_png.py writes one id per (894-class label, instance)
+    pair: instance 1 of two labels that share a 13-class (cabinet, dresser
+    -> furniture) stays two objects, which the COCO converter keeps apart."""
+    spec = importlib.util.spec_from_file_location(
+        'nyuv2_mat_to_png', TOOL.parent / 'nyuv2_mat_to_png.py')
+    nyu = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nyu)
+    label = np.array([[5, 5, 169], [169, 0, 5]])  # 894-class ids (H, W)
+    inst = np.array([[1, 2, 1], [1, 1, 1]])
+    np.testing.assert_array_equal(nyu.object_ids(label, inst),
+                                  [[1, 2, 3], [3, 0, 1]])
+    # through convert(): the HDF5 layout is transposed (N, W, H)
+    mat = dict(images=np.zeros((1, 3, 3, 2), np.uint8),
+               depths=np.ones((1, 3, 2), np.float32),
+               labels=label.T[None], instances=inst.T[None])
+    lut40 = np.zeros(nyu.NUM_NYU_CLASSES + 1, np.int64)
+    lut40[[5, 169]] = 3  # both labels -> nyu40 cabinet
+    lut13 = np.zeros(41, np.int64)
+    lut13[3] = 6  # -> 13-class furniture
+    nyu.convert(mat, str(tmp_path), lut40, lut13, indices=[1])
+    written = cv2.imread(str(tmp_path / 'instance' / '0001.png'),
+                         cv2.IMREAD_UNCHANGED)
+    assert written.dtype == np.uint16
+    np.testing.assert_array_equal(written, [[1, 2, 3], [3, 0, 1]])
+    tool = load_tool()
+    coco = tool.convert([(str(tmp_path / 'rgb' / '0001.png'),
+                          str(tmp_path / 'label13' / '0001.png'),
+                          str(tmp_path / 'instance' / '0001.png'),
+                          'rgb/0001.png')], 'nyuv2', min_area=1)
+    # three furniture objects (category 4), not two
+    assert [(a['category_id'], a['area']) for a in coco['annotations']] == [
+        (4, 2), (4, 1), (4, 2)]

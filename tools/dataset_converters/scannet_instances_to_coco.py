@@ -36,13 +36,15 @@ zero-padded)::
 
     DATA_ROOT/rgb/XXXX.png
     DATA_ROOT/label13/XXXX.png    uint8 13-class ids (0 = none)
-    DATA_ROOT/instance/XXXX.png   uint8 per-class instance ids of the
-                                  labelled .mat (``instances``)
+    DATA_ROOT/instance/XXXX.png   uint16 object ids (0 = none): one per
+                                  (894-class label, instance) pair of the
+                                  labelled .mat
     DATA_ROOT/{train,test}.txt    1-based frame ids (795 / 654)
 
 with the 9 classes of Pri3D's ``nyu2coco.py``: the 13 classes without
 ceiling, floor, wall and objects (:data:`NYUV2_INSTANCE_CLASSES`). An
-instance is one value of ``label * 1000 + instance``.
+instance is one value of ``label13 * 1000 + object id`` (the instance
+images are always read as ids).
 
 Per instance (as Pri3D): masks with fewer than ``--min-area`` (1000) pixels
 at the label resolution are dropped, and so are images left without
@@ -293,6 +295,8 @@ def convert(frames: Sequence[Tuple[str, str, str, str]],
     if dataset not in CLASS_SETS:
         raise ValueError(f'dataset must be one of {sorted(CLASS_SETS)}, got '
                          f'{dataset!r}')
+    if dataset == 'nyuv2' and instance_format == 'auto':
+        instance_format = 'ids'  # object ids, never label-encoded
     images, annotations = [], []
     for color, label_path, instance_path, file_name in frames:
         width, height = image_size(color)
