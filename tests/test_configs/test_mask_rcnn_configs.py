@@ -138,17 +138,18 @@ def test_config_trains_and_tests_on_the_real_layout(name, samples_dir,
         evaluator = Evaluator(cfg.val_evaluator)
     evaluator.dataset_meta = val_set.metainfo
 
-    # the exported encoder fills every backbone weight but the relative
-    # position biases (new in ViTDet, zero-initialised)
+    # the exported encoder fills every backbone weight (zero missing keys;
+    # ViTDet's new relative position biases are written as its zero init)
     exported = torch.load(ckpt, weights_only=True)['state_dict']
     own = model.backbone.state_dict()
-    missing = sorted(set(own) - {k[len('backbone.'):] for k in exported})
-    assert missing and all('.attn.rel_pos_' in k for k in missing)
-    assert all(not own[k].any() for k in missing)
+    assert set(own) == {k[len('backbone.'):] for k in exported}
+    rel = [k for k in own if '.attn.rel_pos_' in k]
     for k, v in exported.items():
-        torch.testing.assert_close(own[k[len('backbone.'):]], v,
-                                   rtol=0, atol=0)
-    assert len(own) - len(missing) == len(exported)
+        if k[len('backbone.'):] not in rel:
+            torch.testing.assert_close(own[k[len('backbone.'):]], v,
+                                       rtol=0, atol=0)
+    # (block 0 is windowed here, global in the export: ViTSAM resizes them)
+    assert len(rel) == 4 and all(not own[k].any() for k in rel)
 
     # the unmodified pipelines on the real 640x480 frames: short side
     # 640-800 (training), 800 x 1067 (test)

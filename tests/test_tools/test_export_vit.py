@@ -320,7 +320,8 @@ def test_shared_encoder_layout_to_mmpretrain(tmp_path):
 def test_vitdet_export_computes_our_encoder(G, tmp_path):
     """--target vitdet: mmpretrain ViTSAM (ViTDet's backbone) loaded through
     its init_cfg from the export, with global attention in every block and
-    its (new, zero) relative position biases, gives our encoder's last-block
+    its relative position biases (new: written as zeros), gives our encoder's
+    last-block
     tokens (ViTDet has no final norm), layer scale and patch bias included;
     the global token and final norm are not written (an encoder trained
     with a global token is used without it, so only its weights match)."""
@@ -336,13 +337,22 @@ def test_vitdet_export_computes_our_encoder(G, tmp_path):
                    for k in sd)
     assert meta['not_exported'] == (['cls_token'] if G else []) + [
         'ln1.bias', 'ln1.weight']
-    assert len(meta['new_in_target']) == 2 * LAYERS  # rel_pos_h / _w
+    # ViTDet's new relative position biases are written as its zero init
+    assert len(meta['zero_in_file']) == 2 * LAYERS  # rel_pos_h / _w
+    assert meta['new_in_target'] == []
+    # without the head count their shape is unknown: left to the detector
+    meta2 = export_vit(src, str(tmp_path / 'noheads.pth'), 'vitdet')
+    assert meta2['zero_in_file'] == [] and len(meta2['new_in_target']) == 4
     cfg = dict(meta['backbone_cfg'], window_size=0,  # every block global
                init_cfg=dict(type='Pretrained', checkpoint=str(dst),
                              prefix='backbone.'))
     cfg['arch'] = dict(cfg['arch'], num_heads=HEADS)
     assert cfg['type'] == 'mmpretrain.ViTSAM' and tuple(cfg['img_size']) == IMG
     vitdet = MODELS.build(cfg)  # as an mmdet config names it
+    with torch.no_grad():  # not zero before loading: the file sets them
+        for n, p in vitdet.named_parameters():
+            if 'rel_pos' in n:
+                p.fill_(1.)
     vitdet.init_weights()
     assert all(not p.any() for n, p in vitdet.named_parameters()
                if 'rel_pos' in n)

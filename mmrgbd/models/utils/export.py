@@ -534,7 +534,8 @@ def to_vitdet(sd: Dict[str, torch.Tensor], spec: dict, pos: torch.Tensor,
       output layers (:func:`fold_layer_scale`);
     * the relative position biases ``layers.i.attn.rel_pos_h/w`` are new
       parameters of the detector (zero-initialised, as ViTDet does for MAE
-      weights) and are not in the file.
+      weights); :func:`convert_encoder` adds them as zeros when the head
+      count is known.
 
     Args:
         sd (dict): Our encoder in mmpretrain layout.
@@ -633,17 +634,20 @@ def target_config(target: str,
     return cfg
 
 
-def build_target(target: str, cfg: dict) -> torch.nn.Module:
+def build_target(target: str, cfg: dict,
+                 num_heads: Optional[int] = None) -> torch.nn.Module:
     """Build the target ViT (one head) to check keys and shapes.
 
     mmpretrain's ViT is built on the ``meta`` device (no memory); mmseg's
     calls ``Tensor.item()`` in its constructor and is built on the CPU.
+    ``num_heads`` is used for ``'vitdet'`` (its relative position biases
+    have one row per head channel); 1 otherwise or when unknown.
     """
     cfg = dict(cfg)
     cfg.pop('type')
     if target == 'vitdet':
         from mmpretrain.models.backbones import ViTSAM
-        cfg['arch'] = dict(cfg['arch'], num_heads=1)
+        cfg['arch'] = dict(cfg['arch'], num_heads=int(num_heads or 1))
         with torch.device('meta'):
             return ViTSAM(**cfg)
     if target == 'mmpretrain':
@@ -726,13 +730,25 @@ def convert_encoder(state_dict: Dict[str, torch.Tensor],
         out = to_vitdet(sd, spec, pos, pos_info['dst_grid'])
     cfg = target_config(target, spec, pos_info['img_size'], patch_bias,
                         num_heads)
-    problems = check_keys(out, build_target(target, cfg))
-    new_keys = []
+    model = build_target(target, cfg, num_heads)
+    zero_keys, new_keys = [], []
     if target == 'vitdet':
-        # ViTDet's relative position biases: new, zero-initialised
-        new_keys = [k for k in problems['missing'] if '.attn.rel_pos_' in k]
-        problems['missing'] = [k for k in problems['missing']
-                               if k not in new_keys]
+        # ViTDet's relative position biases are new: ViTDet starts them at
+        # zero for MAE weights. With the head count known they are written
+        # as those zeros (the file then fills every backbone key; ViTSAM
+        # interpolates them to other window / input sizes); without it
+        # their shape is unknown and the detector initialises them.
+        expected = model.state_dict()
+        rel = [k for k in expected if '.attn.rel_pos_' in k]
+        if num_heads is not None:
+            for k in rel:
+                out[k] = torch.zeros(expected[k].shape)
+            zero_keys = rel
+        else:
+            new_keys = rel
+    problems = check_keys(out, model)
+    problems['missing'] = [k for k in problems['missing']
+                           if k not in new_keys]
     if any(problems.values()):
         raise ExportError(f'{path}: the {target} export does not match the '
                           f'{target} VisionTransformer {cfg}: ' + '; '.join(
@@ -751,6 +767,7 @@ def convert_encoder(state_dict: Dict[str, torch.Tensor],
         not_exported=sorted(k for k in sd if k == 'cls_token' or
                             k.startswith('ln1.')) if target == 'vitdet'
         else [],
+        zero_in_file=zero_keys,
         new_in_target=new_keys,
         backbone_cfg=_plain(cfg),
         spec=_plain(spec),
@@ -890,9 +907,16 @@ def summary(meta: dict, checkpoint: str = 'FILE') -> str:
         if meta['not_exported']:
             lines.append('not used by ViTDet (not written): ' +
                          ', '.join(meta['not_exported']))
-        lines.append(f'{len(meta["new_in_target"])} relative position '
-                     'biases (attn.rel_pos_h/w) are new in the detector '
-                     '(zero-initialised)')
+        if meta['zero_in_file']:
+            lines.append(f'{len(meta["zero_in_file"])} relative position '
+                         'biases (attn.rel_pos_h/w, new in ViTDet) are '
+                         'written as zeros (ViTDet\'s start for MAE '
+                         'weights)')
+        if meta['new_in_target']:
+            lines.append(f'{len(meta["new_in_target"])} relative position '
+                         'biases (attn.rel_pos_h/w) are not in the file '
+                         '(num_heads unknown: pass --num-heads); the '
+                         'detector initialises them')
     lines.append(f'paste into your {meta["target"]} config (drop_* rates '
                  'and norm eps as in pre-training):')
     lines.append(target_snippet(meta, checkpoint))
