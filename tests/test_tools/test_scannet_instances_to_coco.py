@@ -218,6 +218,12 @@ def test_instance_formats_and_options(tool, tmp_path):
     with pytest.raises(BadSampleError, match='1.png: instance must be a '
                        'single-channel'):
         tool.convert(frames, min_area=1)
+    (d / 'color' / '0.jpg').write_bytes(b'not a jpeg')
+    with pytest.raises(BadSampleError, match=r'0.jpg: not a readable image'):
+        tool.convert(frames[:1], min_area=1)
+    with pytest.raises(BadSampleError, match=r'scene0001_00.color: scene '
+                       'scene0001_00 has no color/ folder'):
+        list(tool.scannet_frames(str(root), ['scene0001_00']))
     with pytest.raises(SystemExit):
         tool.main([str(root), str(tmp_path / 'x.json')])  # no --scenes
 
