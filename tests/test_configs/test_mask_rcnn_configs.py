@@ -154,7 +154,8 @@ def test_config_trains_and_tests_on_the_real_layout(name, samples_dir,
     # the unmodified pipelines on the real 640x480 frames: short side
     # 640-800 (training), 800 x 1067 (test)
     n = len(train_set)
-    samples = [train_set[i % n] for i in range(cfg.train_dataloader.batch_size)]
+    samples = [train_set[i % n]
+               for i in range(cfg.train_dataloader.batch_size)]
     for s in samples:
         h, w = s['inputs'].shape[-2:]
         assert 640 <= h <= 800 and w == round(h * 4 / 3)

@@ -13,6 +13,7 @@ def build(**kwargs):
         MODELS,
         dict(type='SimpleFeaturePyramid', in_channels=32, out_channels=8,
              **kwargs))
+    assert isinstance(neck, SimpleFeaturePyramid)
     neck.init_weights()
     return neck.eval()
 

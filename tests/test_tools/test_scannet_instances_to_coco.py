@@ -9,7 +9,6 @@ the layout builders wrote.
 """
 import copy
 import importlib.util
-import json
 from pathlib import Path
 
 import cv2

@@ -166,8 +166,8 @@ def convert(mat: Mapping,
     Args:
         mat (Mapping): ``name -> array-like`` with ``images`` (N, 3, W, H),
             ``depths`` (N, W, H), ``labels`` (N, W, H) and optionally
-            ``rawDepths`` / ``instances`` (N, W, H), in the transposed HDF5 layout (an
-            ``h5py.File`` or a dict of numpy arrays).
+            ``rawDepths`` / ``instances`` (N, W, H), in the transposed
+            HDF5 layout (an ``h5py.File`` or a dict of numpy arrays).
         out_dir (str): Output folder.
         lut40 (np.ndarray): 894 -> 40 table (see :func:`load_class_maps`).
         lut13 (np.ndarray): 40 -> 13 table.

@@ -62,10 +62,12 @@ size with nearest neighbours before all that.
 Example (Progressive Table 5 / Mask3D Tables 2-3)::
 
     python tools/dataset_converters/scannet_instances_to_coco.py \\
-        data/scannet_frames_25k data/scannet_frames_25k/scannet_train.coco.json \\
+        data/scannet_frames_25k \\
+        data/scannet_frames_25k/scannet_train.coco.json \\
         --scenes data/scannet/scannetv2_train.txt
     python tools/dataset_converters/scannet_instances_to_coco.py \\
-        data/scannet_frames_25k data/scannet_frames_25k/scannet_val.coco.json \\
+        data/scannet_frames_25k \\
+        data/scannet_frames_25k/scannet_val.coco.json \\
         --scenes data/scannet/scannetv2_val.txt
 """
 import argparse
