@@ -65,3 +65,7 @@ train_dataloader = dict(batch_size=8, num_workers=8)
 optim_wrapper = dict(optimizer=dict(lr=0.008))
 
 auto_scale_lr = dict(enable=False, base_batch_size=64)
+
+# mmrgbd's CheckpointHook: atomic saves whose message hub loads
+# weights-only (tools/test.py, --resume); mmengine's would be refused
+default_hooks = dict(checkpoint=dict(type='mmrgbd.CheckpointHook'))

@@ -116,3 +116,7 @@ auto_scale_lr = dict(enable=False, base_batch_size=32)
 # the base config starts from a full MVX-Net trained on COCO + KITTI, which
 # would overwrite the SimIPU weights
 load_from = None
+
+# mmrgbd's CheckpointHook: atomic saves whose message hub loads
+# weights-only (tools/test.py, --resume); mmengine's would be refused
+default_hooks = dict(checkpoint=dict(type='mmrgbd.CheckpointHook'))

@@ -124,6 +124,9 @@ def test_config_trains_and_tests_on_the_real_layout(name, samples_dir,
     _layout(dataset, root, samples_dir)
 
     cfg = Config.fromfile(DOWNSTREAM / name)
+    # checkpoints that tools/test.py and --resume load weights-only
+    assert cfg.default_hooks.checkpoint.type == 'mmrgbd.CheckpointHook'
+    assert not cfg.default_hooks.checkpoint.by_epoch
     _shrink(cfg, arch, str(ckpt))
     for loader in (cfg.train_dataloader, cfg.val_dataloader):
         loader.dataset.data_root = str(root)

@@ -348,6 +348,9 @@ def test_mvxnet_recipe_optimiser_and_syncbn(mvxnet):
     from mmrgbd.utils import register_all_modules
     register_all_modules(init_default_scope=False)
     cfg = mvxnet.cfg
+    # checkpoints that tools/test.py and --resume load weights-only
+    for c in (cfg, Config.fromfile(FCOS_CFG)):
+        assert c.default_hooks.checkpoint.type == 'mmrgbd.CheckpointHook'
     with DefaultScope.overwrite_default_scope('mmdet3d'):
         wrapper = build_optim_wrapper(mvxnet, cfg.optim_wrapper)
     opts = wrapper.optimizer.optimizers

@@ -42,6 +42,9 @@ val_evaluator = dict(ann_file=data_root + 'nyuv2_test.coco.json')
 test_evaluator = val_evaluator
 
 train_cfg = dict(val_interval=5000)
-default_hooks = dict(checkpoint=dict(interval=5000))
+# mmrgbd's CheckpointHook: atomic saves whose message hub loads
+# weights-only (tools/test.py, --resume); mmengine's would be refused
+default_hooks = dict(
+    checkpoint=dict(type='mmrgbd.CheckpointHook', interval=5000))
 optim_wrapper = dict(optimizer=dict(lr=0.0025))
 auto_scale_lr = dict(enable=False, base_batch_size=2)

@@ -47,3 +47,7 @@ test_evaluator = val_evaluator
 
 optim_wrapper = dict(optimizer=dict(lr=0.0025))
 auto_scale_lr = dict(enable=False, base_batch_size=16)
+
+# mmrgbd's CheckpointHook: atomic saves whose message hub loads
+# weights-only (tools/test.py, --resume); mmengine's would be refused
+default_hooks = dict(checkpoint=dict(type='mmrgbd.CheckpointHook'))
