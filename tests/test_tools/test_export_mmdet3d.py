@@ -145,11 +145,17 @@ def _build(cfg_path, checkpoint):
     return model
 
 
-def _assert_loaded(module, encoder):
+def _assert_loaded(module, encoder, new=None):
+    """Every encoder weight loaded; keys not in it only those naming
+    ``new`` (zero-initialised)."""
     sd = module.state_dict()
-    assert set(sd) == set(encoder)
+    assert set(encoder) <= set(sd)
+    extra = set(sd) - set(encoder)
+    assert all(new is not None and new in k for k in extra), sorted(extra)
+    assert all(not sd[k].any() for k in extra)
     for k, v in encoder.items():
         assert torch.equal(sd[k], v), k
+    return extra
 
 
 @pytest.fixture(scope='module')
@@ -290,11 +296,21 @@ def test_mvxnet_full_forward_on_kitti(mvxnet, kitti_batch):
 def test_fcos3d_on_nuscenes_cam_front(exported, simipu_ckpt, samples_dir):
     from mmdet3d.structures import get_box_type
     model = _build(FCOS_CFG, exported['fcos3d'])
-    assert model.backbone.depth == 50 and model.backbone.dcn is None
+    # the paper's FCOS3D: only ResNet-101 -> ResNet-50; DCNv2 in stages 3-4
+    # (mmcv's CPU kernel), trainable SyncBN
+    assert model.backbone.depth == 50
+    assert model.backbone.dcn['type'] == 'DCNv2'
+    assert model.backbone.stage_with_dcn == (False, False, True, True)
+    assert isinstance(model.backbone.bn1, torch.nn.SyncBatchNorm)
+    assert not model.backbone.norm_eval
     assert model.backbone.style == simipu_ckpt['style']
     assert model.data_preprocessor._channel_conversion
     model.init_weights()
-    _assert_loaded(model.backbone, simipu_ckpt['encoder'])
+    # the plain ResNet fills every weight but the DCN offset / mask convs
+    # (zero: each DCNv2 starts as the plain conv with a 0.5 mask)
+    extra = _assert_loaded(model.backbone, simipu_ckpt['encoder'],
+                           new='conv2.conv_offset')
+    assert len(extra) == 2 * (6 + 3)  # weight + bias, blocks of stages 3-4
     model.eval()
 
     demo = samples_dir / 'mmdet3d_nuscenes_demo'
@@ -320,3 +336,43 @@ def test_fcos3d_on_nuscenes_cam_front(exported, simipu_ckpt, samples_dir):
     assert len(pred.scores_3d) == len(pred.labels_3d) == len(pred.attr_labels)
     assert len(pred.scores_3d) <= model.test_cfg.max_per_img
     assert torch.isfinite(pred.bboxes_3d.tensor).all()
+
+
+def test_mvxnet_recipe_optimiser_and_syncbn(mvxnet):
+    """The official SimIPU MVX-Net recipe: AdamW for the LiDAR branch, SGD
+    for the image encoder + FPN, one clip; trainable SyncBN reverted to
+    BatchNorm in distributed CPU runs (RGBDRunner), kept otherwise."""
+    from mmengine.optim import build_optim_wrapper
+
+    from mmrgbd.engine.runner.rgbd_runner import revert_sync_bn_without_cuda
+    from mmrgbd.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    cfg = mvxnet.cfg
+    # checkpoints that tools/test.py and --resume load weights-only
+    for c in (cfg, Config.fromfile(FCOS_CFG)):
+        assert c.default_hooks.checkpoint.type == 'mmrgbd.CheckpointHook'
+    with DefaultScope.overwrite_default_scope('mmdet3d'):
+        wrapper = build_optim_wrapper(mvxnet, cfg.optim_wrapper)
+    opts = wrapper.optimizer.optimizers
+    assert isinstance(opts['pts'], torch.optim.AdamW)
+    assert opts['pts'].defaults['lr'] == 0.003
+    assert opts['pts'].defaults['betas'] == (0.95, 0.99)
+    assert isinstance(opts['img'], torch.optim.SGD)
+    assert opts['img'].defaults['lr'] == 0.005
+    assert wrapper.clip_grad_kwargs['max_norm'] == 35
+    img = {id(p) for m in (mvxnet.img_backbone, mvxnet.img_neck)
+           for p in m.parameters()}  # frozen stem too (no grad: no step)
+    in_img = {id(p) for g in opts['img'].param_groups for p in g['params']}
+    assert in_img == img
+    # SyncBN in the image encoder, no norm in the FPN (official)
+    assert isinstance(mvxnet.img_backbone.bn1, torch.nn.SyncBatchNorm)
+    assert mvxnet.img_neck.lateral_convs[0].norm is None
+    backbone = copy.deepcopy(mvxnet.img_backbone)
+    assert revert_sync_bn_without_cuda(backbone, False) is backbone
+    assert isinstance(backbone.bn1, torch.nn.SyncBatchNorm)
+    if not torch.cuda.is_available():
+        reverted = revert_sync_bn_without_cuda(backbone, True)
+        assert not any(isinstance(m, torch.nn.SyncBatchNorm)
+                       for m in reverted.modules())
+        assert torch.equal(reverted.bn1.running_mean,
+                           mvxnet.img_backbone.bn1.running_mean)

@@ -316,6 +316,62 @@ def test_shared_encoder_layout_to_mmpretrain(tmp_path):
                                rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize('G', [0, 1], ids=['no-cls', 'cls'])
+def test_vitdet_export_computes_our_encoder(G, tmp_path):
+    """--target vitdet: mmpretrain ViTSAM (ViTDet's backbone) loaded through
+    its init_cfg from the export, with global attention in every block and
+    its relative position biases (new: written as zeros), gives our encoder's
+    last-block
+    tokens (ViTDet has no final norm), layer scale and patch bias included;
+    the global token and final norm are not written (an encoder trained
+    with a global token is used without it, so only its weights match)."""
+    from mmpretrain.registry import MODELS
+    model = build_vit(G, layer_scale_init_value=0.1)
+    enc = model.encoders.rgb
+    src = save_runner_ckpt(model, tmp_path / 'src.pth')
+    dst = tmp_path / 'vitdet.pth'
+    meta = export_vit(src, str(dst), 'vitdet', num_heads=HEADS)
+    sd = torch.load(dst, weights_only=True)['state_dict']
+    assert all(k.startswith('backbone.') for k in sd)
+    assert not any('cls_token' in k or 'ln1.' in k.split('layers')[0]
+                   for k in sd)
+    assert meta['not_exported'] == (['cls_token'] if G else []) + [
+        'ln1.bias', 'ln1.weight']
+    # ViTDet's new relative position biases are written as its zero init
+    assert len(meta['zero_in_file']) == 2 * LAYERS  # rel_pos_h / _w
+    assert meta['new_in_target'] == []
+    # without the head count their shape is unknown: left to the detector
+    meta2 = export_vit(src, str(tmp_path / 'noheads.pth'), 'vitdet')
+    assert meta2['zero_in_file'] == [] and len(meta2['new_in_target']) == 4
+    cfg = dict(meta['backbone_cfg'], window_size=0,  # every block global
+               init_cfg=dict(type='Pretrained', checkpoint=str(dst),
+                             prefix='backbone.'))
+    cfg['arch'] = dict(cfg['arch'], num_heads=HEADS)
+    assert cfg['type'] == 'mmpretrain.ViTSAM' and tuple(cfg['img_size']) == IMG
+    vitdet = MODELS.build(cfg)  # as an mmdet config names it
+    with torch.no_grad():  # not zero before loading: the file sets them
+        for n, p in vitdet.named_parameters():
+            if 'rel_pos' in n:
+                p.fill_(1.)
+    vitdet.init_weights()
+    assert all(not p.any() for n, p in vitdet.named_parameters()
+               if 'rel_pos' in n)
+    for k, v in enc.state_dict().items():
+        if k.startswith('layers.') and 'gamma' not in k and not k.endswith(
+                ('attn.proj.weight', 'attn.proj.bias', 'ffn.layers.1.weight',
+                 'ffn.layers.1.bias')):  # the last four: layer scale folded
+            assert_same(vitdet.state_dict()[k], v)
+    if G:  # ViTDet has no global token: the patch tokens no longer attend
+        return  # to one, so the features differ from ours by design
+    x = rgb()
+    h, w = IMG[0] // P, IMG[1] // P
+    with torch.no_grad():
+        out = vitdet(x)[-1]  # (B, C, h, w)
+        per_layer, _ = layer_outputs(enc, x)
+    ref = per_layer[-1].transpose(1, 2).reshape(2, C, h, w)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+
+
 def test_detect_non_square_grid_and_order():
     for grid, order in [((4, 6), 'wh'), ((6, 4), 'hw'), ((15, 20), 'wh')]:
         pos = build_sincos_pos_embed(C, grid, order, num_extra_tokens=1)

@@ -10,6 +10,7 @@ datasets are::
     depths     (1449, 640, 480)    float32 m  filled depth
     rawDepths  (1449, 640, 480)    float32 m  raw, 0 = hole
     labels     (1449, 640, 480)    uint16     894-class ids, 0 = unlabelled
+    instances  (1449, 640, 480)    uint8      per-class instance ids
 
 The 894 -> 40 and 40 -> 13 class maps and the official 795 / 654 split are
 MATLAB v5 files read with ``scipy.io.loadmat``: ``classMapping40.mat``
@@ -23,6 +24,8 @@ Output, with ``XXXX`` the 1-based frame index zero-padded to 4 digits::
     out_dir/rawdepth/XXXX.png  uint16 mm (0 = hole)
     out_dir/label40/XXXX.png   uint8 0 = unlabelled, 1..40
     out_dir/label13/XXXX.png   uint8 0 = unlabelled, 1..13
+    out_dir/instance/XXXX.png  uint16 object ids 1..K, 0 = none (when the
+                               file has ``instances``; see object_ids())
     out_dir/train.txt, test.txt
 
 Example::
@@ -128,6 +131,30 @@ def load_splits(splits_file: str) -> Tuple[np.ndarray, np.ndarray]:
     return train, test
 
 
+def object_ids(label: np.ndarray, instance: np.ndarray) -> np.ndarray:
+    """One id per object of a frame: its (894-class label, instance) pair.
+
+    The labelled file numbers instances per 894-class label, so instance 1
+    of a cabinet and instance 1 of a dresser are two objects even though
+    both are ``furniture`` in the 13 classes. The pairs present (label > 0,
+    instance > 0) are numbered 1..K in ascending (label, instance) order.
+
+    Args:
+        label (np.ndarray): (H, W) 894-class ids.
+        instance (np.ndarray): (H, W) per-label instance ids.
+
+    Returns:
+        np.ndarray: (H, W) uint16 object ids, 0 = no object.
+    """
+    pair = label.astype(np.int64) * 65536 + instance.astype(np.int64)
+    pair[(label == 0) | (instance == 0)] = 0  # (H, W)
+    values, ids = np.unique(pair, return_inverse=True)
+    ids = ids.reshape(pair.shape)  # (H, W) index into values
+    if values[0] != 0:
+        ids = ids + 1  # no background pixel: the first object is 1
+    return ids.astype(np.uint16)
+
+
 def convert(mat: Mapping,
             out_dir: str,
             lut40: np.ndarray,
@@ -139,8 +166,8 @@ def convert(mat: Mapping,
     Args:
         mat (Mapping): ``name -> array-like`` with ``images`` (N, 3, W, H),
             ``depths`` (N, W, H), ``labels`` (N, W, H) and optionally
-            ``rawDepths`` (N, W, H), in the transposed HDF5 layout (an
-            ``h5py.File`` or a dict of numpy arrays).
+            ``rawDepths`` / ``instances`` (N, W, H), in the transposed
+            HDF5 layout (an ``h5py.File`` or a dict of numpy arrays).
         out_dir (str): Output folder.
         lut40 (np.ndarray): 894 -> 40 table (see :func:`load_class_maps`).
         lut13 (np.ndarray): 40 -> 13 table.
@@ -157,7 +184,9 @@ def convert(mat: Mapping,
         raise ValueError('images must be (N, 3, W, H) as stored in the v7.3 '
                          f'file, got {tuple(mat["images"].shape)}')
     has_raw = 'rawDepths' in mat
-    for key in ('depths', 'labels') + (('rawDepths', ) if has_raw else ()):
+    has_inst = 'instances' in mat
+    for key in ('depths', 'labels') + (('rawDepths', ) if has_raw else ()) \
+            + (('instances', ) if has_inst else ()):
         shape = tuple(mat[key].shape)
         if shape != (n, ) + tuple(mat['images'].shape[2:]):
             raise ValueError(
@@ -167,6 +196,8 @@ def convert(mat: Mapping,
     subdirs = ['rgb', 'depth', 'label40', 'label13']
     if has_raw:
         subdirs.append('rawdepth')
+    if has_inst:
+        subdirs.append('instance')
     for sub in subdirs:
         os.makedirs(osp.join(out_dir, sub), exist_ok=True)
     for idx in indices:
@@ -189,6 +220,10 @@ def convert(mat: Mapping,
         label40 = lut40[label]  # (H, W)
         cv2.imwrite(osp.join(out_dir, 'label40', name), label40)
         cv2.imwrite(osp.join(out_dir, 'label13', name), lut13[label40])
+        if has_inst:
+            inst = np.asarray(mat['instances'][i]).T  # (H, W)
+            cv2.imwrite(osp.join(out_dir, 'instance', name),
+                        object_ids(label, inst))
     if splits is not None:
         done = set(indices)
         for split, ids in zip(('train', 'test'), splits):

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Export pre-trained mmrgbd ViT encoders for mmpretrain, mmseg, mmaction2.
+"""Export pre-trained mmrgbd ViT encoders for mmpretrain, mmseg, mmdet
+(ViTDet) or mmaction2.
 
 Reads a pre-training checkpoint (runner checkpoint or weights file) of any
 algorithm whose backbone is ``MultiModalViT`` (Mask3D, MultiMAE, M3 3D,
@@ -15,6 +16,13 @@ several for ``--target mmrgbd``) as a plain ``{'state_dict': ..., 'meta':
   ``init_weights`` ignores ``prefix``); use it as
   ``backbone.init_cfg=dict(type='Pretrained', checkpoint=DST)`` and set
   ``model.pretrained=None``.
+* ``--target vitdet``: mmpretrain ``ViTSAM`` keys (the plain-ViT backbone of
+  ViTDet: window / global attention) with the prefix ``backbone.``, for an
+  mmdet detector with ``backbone=dict(type='mmpretrain.ViTSAM', ...,
+  init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.'))``
+  and ``neck=dict(type='mmrgbd.SimpleFeaturePyramid', ...)``
+  (``configs/downstream/mask-rcnn_*``). The global token and the final norm
+  are not written (ViTDet uses neither).
 * ``--target mmrgbd``: the encoders of one or more modalities
   (``--modality rgb depth``) in ``MultiModalViT``'s keys without prefix, for
   ``mmrgbd.DenseMultiModalViT`` (RGB-D / depth fine-tuning in mmseg); use it
@@ -50,6 +58,10 @@ Examples::
         checkpoints/multimae_vit-b_rgb-depth_640.pth --target mmrgbd \\
         --modality rgb depth --img-size 640
     python tools/model_converters/export_vit.py \\
+        work_dirs/mask3d_vit-b_scannet/epoch_100.pth \\
+        checkpoints/mask3d_vit-b_rgb_vitdet.pth --target vitdet \\
+        --img-size 800 1088
+    python tools/model_converters/export_vit.py \\
         work_dirs/m3mae_video_ucf101/epoch_100.pth \\
         checkpoints/m3mae_video_vit-b_rgb_mmaction2.pth --target mmaction2
 """
@@ -62,12 +74,13 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     """Command line of the script."""
     parser = argparse.ArgumentParser(
         description='Export one modality encoder of a MultiModalViT '
-        'checkpoint as a mmpretrain, mmseg or mmaction2 VisionTransformer, '
+        'checkpoint as a mmpretrain, mmseg or mmaction2 VisionTransformer '
+        'or as the ViTDet backbone (mmpretrain ViTSAM) of an mmdet detector, '
         'or several for mmrgbd.DenseMultiModalViT (--target mmrgbd)')
     parser.add_argument('src', help='pre-training checkpoint')
     parser.add_argument('dst', help='output .pth file')
     parser.add_argument('--target', required=True,
-                        choices=['mmpretrain', 'mmseg', 'mmaction2',
+                        choices=['mmpretrain', 'mmseg', 'vitdet', 'mmaction2',
                                  'mmrgbd'])
     parser.add_argument('--modality', nargs='+', default=['rgb'],
                         help='modality whose encoder is exported (several '

@@ -1,5 +1,7 @@
 """MMEngine's Runner: safe loading, plain-words resume, a shared seed."""
+import torch
 from mmengine.dist import get_rank
+from mmengine.model import is_model_wrapper, revert_sync_batchnorm
 from mmengine.runner import IterBasedTrainLoop, Runner
 
 from mmrgbd.registry import RUNNERS
@@ -26,6 +28,10 @@ class RGBDRunner(Runner):
       the rank for ``diff_rank_seed=True``) is published in the message hub
       as ``base_seed``; :meth:`BaseRGBDSelfSupervisor.generate_mask` draws
       each sample's mask from it, the iteration and the sample index.
+    * ``SyncBN`` needs CUDA: distributed runs without CUDA (gloo, see
+      :func:`setup_distributed_for_device`) revert it to BatchNorm, as
+      MMEngine already does for non-distributed runs
+      (:func:`revert_sync_bn_without_cuda`).
     """
 
     def __init__(self, *args, **kwargs):
@@ -42,6 +48,13 @@ class RGBDRunner(Runner):
         hub = getattr(self, 'message_hub', None)
         if hub is not None:  # on resume (in __init__ it is not built yet)
             hub.update_info('base_seed', self._base_seed)
+
+    def wrap_model(self, model_wrapper_cfg, model):
+        """MMEngine's wrapping, after reverting SyncBN on CPU-only DDP."""
+        if not is_model_wrapper(model):
+            model = revert_sync_bn_without_cuda(model, self.distributed,
+                                                self.logger)
+        return super().wrap_model(model_wrapper_cfg, model)
 
     def load_checkpoint(self, filename, map_location='cpu', strict=False,
                         revise_keys=[(r'^module.', '')]):
@@ -103,3 +116,33 @@ class RGBDRunner(Runner):
                 f'has {self.world_size}: the global batch size, the data '
                 'order and the number of batches already consumed differ, '
                 'so the run does not continue the original one exactly.')
+
+
+def revert_sync_bn_without_cuda(model: torch.nn.Module, distributed: bool,
+                                logger=None) -> torch.nn.Module:
+    """Replace ``SyncBatchNorm`` by BatchNorm in distributed CPU runs.
+
+    PyTorch's ``SyncBatchNorm`` synchronises only CUDA tensors and raises on
+    CPU inputs once a process group exists. Without CUDA each process then
+    normalises with its own batch (MMEngine's ``revert_sync_batchnorm``
+    keeps the weights and running statistics). With CUDA, or when not
+    distributed (MMEngine reverts it itself), the model is returned as is.
+
+    Args:
+        model (nn.Module): The unwrapped model.
+        distributed (bool): Whether the run is distributed.
+        logger (MMLogger, optional): Told when something was reverted.
+
+    Returns:
+        nn.Module: The model (reverted in place where needed).
+    """
+    if not distributed or torch.cuda.is_available():
+        return model
+    if not any(isinstance(m, torch.nn.SyncBatchNorm)
+               for m in model.modules()):
+        return model
+    if logger is not None:
+        logger.warning('SyncBN needs CUDA: this distributed run has none, '
+                       'so every SyncBatchNorm is reverted to BatchNorm '
+                       '(per-process batch statistics).')
+    return revert_sync_batchnorm(model)

@@ -1,4 +1,5 @@
-"""Export one modality encoder of ``MultiModalViT`` to mmpretrain / mmseg.
+"""Export one modality encoder of ``MultiModalViT`` to mmpretrain / mmseg /
+ViTDet (mmdet).
 
 A pre-training checkpoint of mmrgbd (a runner checkpoint ``epoch_N.pth`` /
 ``iter_N.pth`` or a weights file) holds the backbone of an algorithm as
@@ -6,7 +7,7 @@ A pre-training checkpoint of mmrgbd (a runner checkpoint ``epoch_N.pth`` /
 Progressive) or ``backbone.stems.<modality>.*`` + ``backbone.encoder.*``
 (shared encoder: MultiMAE). :func:`export_vit` writes the encoder of one
 modality as a plain ``{'state_dict': ..., 'meta': ...}`` file of tensors and
-plain types (``torch.load(weights_only=True)``) in one of two layouts:
+plain types (``torch.load(weights_only=True)``) in one of three layouts:
 
 ``target='mmpretrain'``
     mmpretrain ``VisionTransformer`` keys (what ``ViTEncoder`` already uses;
@@ -59,6 +60,14 @@ plain types (``torch.load(weights_only=True)``) in one of two layouts:
     fine-tuning in mmseg) with ``init_cfg=dict(type='Pretrained',
     checkpoint=FILE)``; see :func:`convert_multimodal`.
 
+``target='vitdet'``
+    mmpretrain ``ViTSAM`` keys with the prefix ``backbone.``: the plain-ViT
+    backbone of ViTDet (window / global attention, relative position
+    biases), for an unmodified mmdet detector config whose backbone is
+    ``type='mmpretrain.ViTSAM'`` followed by
+    :class:`~mmrgbd.models.necks.SimpleFeaturePyramid` (see
+    :func:`to_vitdet`).
+
 **Global (class) token.** Our encoders have ``num_global_tokens`` 0 or 1.
 With 1 the learned ``cls_token`` is exported; its ``pos_embed`` row is zero
 (ours adds no position to the global token, mmpretrain / mmseg add row 0),
@@ -98,7 +107,7 @@ import torch
 from .pos_embed import (PE_ORDERS, build_sincos_pos_embed,
                         interpolate_pos_embed)
 
-TARGETS = ('mmpretrain', 'mmseg')
+TARGETS = ('mmpretrain', 'mmseg', 'vitdet')
 #: the multi-modal export (several modalities, MultiModalViT keys)
 MULTIMODAL_TARGET = 'mmrgbd'
 PATCH_BIAS_MODES = ('fold', 'keep')
@@ -473,12 +482,105 @@ def to_mmseg(sd: Dict[str, torch.Tensor], spec: dict, pos: torch.Tensor,
         if p + 'attn.proj.bias' not in sd:
             out[p + 'attn.attn.out_proj.bias'] = sd[
                 p + 'attn.proj.weight'].new_zeros(C)
-        for gamma, w in (('attn.gamma1.weight', 'attn.attn.out_proj'),
+    fold_layer_scale(out, sd, spec['num_layers'], 'attn.attn.out_proj')
+    return out
+
+
+def fold_layer_scale(out: Dict[str, torch.Tensor],
+                     sd: Dict[str, torch.Tensor], num_layers: int,
+                     attn_out: str) -> None:
+    """Fold layer scale (``gamma1`` / ``gamma2``) into the output layers.
+
+    ``x + gamma * (W h + b) == x + (gamma[:, None] * W) h + gamma * b``, so
+    a target block without layer scale computes the same with scaled
+    weights. Modifies ``out`` in place (its output projections must be
+    present).
+
+    Args:
+        out (dict): Target state dict (weights of block ``i`` under
+            ``layers.i.<attn_out>`` and ``layers.i.ffn.layers.1``).
+        sd (dict): Source mmpretrain keys (``layers.i.attn.gamma1.weight``,
+            ``layers.i.ffn.gamma2.weight``).
+        num_layers (int): Number of blocks.
+        attn_out (str): Name of the attention output projection in the
+            target (``'attn.attn.out_proj'`` mmseg, ``'attn.proj'``
+            ViTDet).
+    """
+    for i in range(num_layers):
+        p = f'layers.{i}.'
+        for gamma, w in (('attn.gamma1.weight', attn_out),
                          ('ffn.gamma2.weight', 'ffn.layers.1')):
             if p + gamma in sd:
                 g = sd[p + gamma]
                 out[f'{p}{w}.weight'] = out[f'{p}{w}.weight'] * g[:, None]
                 out[f'{p}{w}.bias'] = out[f'{p}{w}.bias'] * g
+
+
+def vitdet_global_blocks(num_layers: int) -> List[int]:
+    """Blocks with global attention in ViTDet: the last of each quarter.
+
+    ``[2, 5, 8, 11]`` for 12 blocks (ViTDet-B), ``[5, 11, 17, 23]`` for 24;
+    every block of a ViT with fewer than 4 blocks.
+    """
+    if num_layers < 4:
+        return list(range(num_layers))
+    return [(q + 1) * num_layers // 4 - 1 for q in range(4)]
+
+
+def to_vitdet(sd: Dict[str, torch.Tensor], spec: dict, pos: torch.Tensor,
+              grid: Sequence[int]) -> 'OrderedDict[str, torch.Tensor]':
+    """mmpretrain ``ViTSAM`` (ViTDet backbone) state dict at the target grid.
+
+    mmpretrain's ``ViTSAM`` is the plain ViT of ViTDet (window attention in
+    most blocks, global attention in :func:`vitdet_global_blocks`, relative
+    position biases, an absolute ``pos_embed`` of shape (1, h, w, C), no
+    global token, no final norm). Its block keys equal mmpretrain's
+    ``VisionTransformer`` ones; what differs:
+
+    * ``pos_embed`` is reshaped to (1, h, w, C);
+    * ``cls_token`` and the final norm ``ln1.*`` are not written (ViTDet
+      uses neither; the simple feature pyramid normalises each level);
+    * a missing patch-projection / attention-output bias is written as
+      zeros (``ViTSAM`` always has them), layer scale is folded into the
+      output layers (:func:`fold_layer_scale`);
+    * the relative position biases ``layers.i.attn.rel_pos_h/w`` are new
+      parameters of the detector (zero-initialised, as ViTDet does for MAE
+      weights); :func:`convert_encoder` adds them as zeros when the head
+      count is known.
+
+    Args:
+        sd (dict): Our encoder in mmpretrain layout.
+        spec (dict): :func:`infer_vit_spec` of it.
+        pos (Tensor): (1, h * w, C) grid position embedding (target grid).
+        grid (Sequence[int]): Target token grid (h, w).
+
+    Returns:
+        OrderedDict: ``ViTSAM`` keys (no prefix).
+
+    Raises:
+        ExportError: The encoder has a pre-norm (``ViTSAM`` has none).
+    """
+    if spec['pre_norm']:
+        raise ExportError('the encoder has a pre-norm (pre_norm.*), which '
+                          'mmpretrain ViTSAM (the ViTDet backbone) lacks')
+    C = spec['embed_dims']
+    out = OrderedDict()
+    out['pos_embed'] = pos.reshape(1, grid[0], grid[1], C)  # (1, h, w, C)
+    weight = sd['patch_embed.projection.weight']
+    out['patch_embed.projection.weight'] = weight
+    out['patch_embed.projection.bias'] = sd.get(
+        'patch_embed.projection.bias', weight.new_zeros(C))
+    for k, v in sd.items():
+        if not k.startswith('layers.'):
+            continue  # cls_token, ln1.* (final norm): not used by ViTDet
+        if k.endswith(('attn.gamma1.weight', 'ffn.gamma2.weight')):
+            continue  # folded below
+        out[k] = v
+    for i in range(spec['num_layers']):
+        p = f'layers.{i}.'
+        if p + 'attn.proj.bias' not in out:
+            out[p + 'attn.proj.bias'] = sd[p + 'attn.proj.weight'].new_zeros(C)
+    fold_layer_scale(out, sd, spec['num_layers'], 'attn.proj')
     return out
 
 
@@ -512,6 +614,20 @@ def target_config(target: str,
             # any out_type but 'cls_token'; 'avg_featmap' adds a new ln2
             cfg['out_type'] = 'featmap'
         return cfg
+    if target == 'vitdet':
+        arch = dict(embed_dims=C, num_layers=spec['num_layers'],
+                    feedforward_channels=spec['feedforward_channels'],
+                    global_attn_indexes=vitdet_global_blocks(
+                        spec['num_layers']))
+        if num_heads is not None:
+            arch['num_heads'] = int(num_heads)
+        # ViTDet-B: window 14 elsewhere, relative position biases, no
+        # channel reduction (the simple feature pyramid follows)
+        return dict(type='mmpretrain.ViTSAM', arch=arch,
+                    img_size=tuple(img_size), patch_size=spec['patch_size'],
+                    in_channels=spec['in_channels'],
+                    qkv_bias=spec['qkv_bias'], out_channels=0,
+                    use_abs_pos=True, use_rel_pos=True, window_size=14)
     if spec['feedforward_channels'] % C:
         raise ExportError(f'feedforward_channels '
                           f'{spec["feedforward_channels"]} is not a multiple '
@@ -529,14 +645,22 @@ def target_config(target: str,
     return cfg
 
 
-def build_target(target: str, cfg: dict) -> torch.nn.Module:
+def build_target(target: str, cfg: dict,
+                 num_heads: Optional[int] = None) -> torch.nn.Module:
     """Build the target ViT (one head) to check keys and shapes.
 
     mmpretrain's ViT is built on the ``meta`` device (no memory); mmseg's
     calls ``Tensor.item()`` in its constructor and is built on the CPU.
+    ``num_heads`` is used for ``'vitdet'`` (its relative position biases
+    have one row per head channel); 1 otherwise or when unknown.
     """
     cfg = dict(cfg)
     cfg.pop('type')
+    if target == 'vitdet':
+        from mmpretrain.models.backbones import ViTSAM
+        cfg['arch'] = dict(cfg['arch'], num_heads=int(num_heads or 1))
+        with torch.device('meta'):
+            return ViTSAM(**cfg)
     if target == 'mmpretrain':
         from mmpretrain.models.backbones import VisionTransformer
         cfg['arch'] = dict(cfg['arch'], num_heads=1)
@@ -611,16 +735,36 @@ def convert_encoder(state_dict: Dict[str, torch.Tensor],
                                      spec['patch_size'], img_size, src_grid)
     if target == 'mmpretrain':
         out = to_mmpretrain(sd, spec, pos)
-    else:
+    elif target == 'mmseg':
         out = to_mmseg(sd, spec, pos, patch_bias)
+    else:
+        out = to_vitdet(sd, spec, pos, pos_info['dst_grid'])
     cfg = target_config(target, spec, pos_info['img_size'], patch_bias,
                         num_heads)
-    problems = check_keys(out, build_target(target, cfg))
+    model = build_target(target, cfg, num_heads)
+    zero_keys, new_keys = [], []
+    if target == 'vitdet':
+        # ViTDet's relative position biases are new: ViTDet starts them at
+        # zero for MAE weights. With the head count known they are written
+        # as those zeros (the file then fills every backbone key; ViTSAM
+        # interpolates them to other window / input sizes); without it
+        # their shape is unknown and the detector initialises them.
+        expected = model.state_dict()
+        rel = [k for k in expected if '.attn.rel_pos_' in k]
+        if num_heads is not None:
+            for k in rel:
+                out[k] = torch.zeros(expected[k].shape)
+            zero_keys = rel
+        else:
+            new_keys = rel
+    problems = check_keys(out, model)
+    problems['missing'] = [k for k in problems['missing']
+                           if k not in new_keys]
     if any(problems.values()):
         raise ExportError(f'{path}: the {target} export does not match the '
                           f'{target} VisionTransformer {cfg}: ' + '; '.join(
                               f'{k} {v}' for k, v in problems.items() if v))
-    out_prefix = 'backbone.' if target == 'mmpretrain' else ''
+    out_prefix = '' if target == 'mmseg' else 'backbone.'
     out = OrderedDict((out_prefix + k, v) for k, v in out.items())
     meta = dict(
         target=target,
@@ -631,6 +775,11 @@ def convert_encoder(state_dict: Dict[str, torch.Tensor],
         prefix=out_prefix,
         num_tensors=len(out),
         patch_bias=(patch_bias if target == 'mmseg' else 'keep'),
+        not_exported=sorted(k for k in sd if k == 'cls_token' or
+                            k.startswith('ln1.')) if target == 'vitdet'
+        else [],
+        zero_in_file=zero_keys,
+        new_in_target=new_keys,
         backbone_cfg=_plain(cfg),
         spec=_plain(spec),
         converter='mmrgbd.models.utils.export',
@@ -861,6 +1010,13 @@ def target_snippet(meta: dict, checkpoint: str) -> str:
                           checkpoint=checkpoint))))).pretty_text
     cfg.pop('type')
     cfg['img_size'] = tuple(cfg['img_size'])
+    if meta['target'] == 'vitdet':
+        cfg['arch'].setdefault('num_heads', None)
+        backbone = dict(
+            _delete_=True, type=meta['backbone_cfg']['type'], **cfg,
+            init_cfg=dict(type='Pretrained', checkpoint=checkpoint,
+                          prefix='backbone.'))
+        return Config(dict(model=dict(backbone=backbone))).pretty_text
     if meta['target'] == 'mmpretrain':
         arch = dict(_delete_=True, **cfg.pop('arch'))
         arch.setdefault('num_heads', None)
@@ -902,6 +1058,20 @@ def summary(meta: dict, checkpoint: str = 'FILE') -> str:
             ' (added to the pos_embed grid rows; keep patch_bias=False)'
             if meta['patch_bias'] == 'fold' else
             ' (set patch_bias=True)'))
+    if meta['target'] == 'vitdet':
+        if meta['not_exported']:
+            lines.append('not used by ViTDet (not written): ' +
+                         ', '.join(meta['not_exported']))
+        if meta['zero_in_file']:
+            lines.append(f'{len(meta["zero_in_file"])} relative position '
+                         'biases (attn.rel_pos_h/w, new in ViTDet) are '
+                         'written as zeros (ViTDet\'s start for MAE '
+                         'weights)')
+        if meta['new_in_target']:
+            lines.append(f'{len(meta["new_in_target"])} relative position '
+                         'biases (attn.rel_pos_h/w) are not in the file '
+                         '(num_heads unknown: pass --num-heads); the '
+                         'detector initialises them')
     lines.append(f'paste into your {meta["target"]} config (drop_* rates '
                  'and norm eps as in pre-training):')
     lines.append(target_snippet(meta, checkpoint))
