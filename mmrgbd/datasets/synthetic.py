@@ -852,7 +852,8 @@ def render_sample(seed: int,
                   with_points: bool = False,
                   num_frames: int = 16,
                   frame_interval: int = 4,
-                  lidar_cfg: Optional[dict] = None) -> dict:
+                  lidar_cfg: Optional[dict] = None,
+                  with_depth_gt: bool = False) -> dict:
     """Render sample ``index`` of the synthetic dataset with ``seed``.
 
     A pure function of its arguments: the scene, the camera, the depth holes
@@ -869,6 +870,8 @@ def render_sample(seed: int,
         num_frames (int): Clip length T. Defaults to 16.
         frame_interval (int): Clip stride in 30 fps base frames.
         lidar_cfg (dict, optional): Extra arguments of :func:`scan_lidar`.
+        with_depth_gt (bool): Also return ``depth_gt``, the hole-free
+            z-depth (what a dataset's in-painted "filled" depth stands for).
 
     Returns:
         dict: Arrays following the sample contract (``rgb``, ``depth``,
@@ -892,7 +895,9 @@ def render_sample(seed: int,
         render_view(scene, pose, K, img_size, rngs['holes']) for pose in poses
     ]
     out = dict(intrinsics=K)
-    for key in ('rgb', 'depth', 'depth_valid', 'semseg'):
+    keys = ('rgb', 'depth', 'depth_valid', 'semseg') + (
+        ('depth_gt', ) if with_depth_gt else ())
+    for key in keys:
         out[key] = views[0][key] if mode == 'frame' else np.stack(
             [v[key] for v in views])
     out['cam2world'] = poses[0] if mode == 'frame' else poses
