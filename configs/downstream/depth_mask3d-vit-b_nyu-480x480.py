@@ -73,8 +73,14 @@ val_evaluator = dict(
     crop_type='nyu_crop')
 test_evaluator = val_evaluator
 
+# mmrgbd's hook: its checkpoints load in tools/test.py (weights-only
+# loading refuses the HistoryBuffer objects MMEngine's hook pickles)
 default_hooks = dict(
-    checkpoint=dict(save_best='rmse', rule='less', max_keep_ckpts=1))
+    checkpoint=dict(
+        type='mmrgbd.CheckpointHook',
+        save_best='rmse',
+        rule='less',
+        max_keep_ckpts=1))
 
 optim_wrapper = dict(
     _delete_=True,

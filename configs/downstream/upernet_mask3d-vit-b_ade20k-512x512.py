@@ -50,3 +50,8 @@ param_scheduler = [
 ]
 train_cfg = dict(max_iters=max_iters)
 train_dataloader = dict(batch_size=2)  # x 8 GPUs = 16
+
+custom_imports = dict(imports=['mmrgbd'], allow_failed_imports=False)
+# mmrgbd's hook: its checkpoints load in tools/test.py (weights-only
+# loading refuses the HistoryBuffer objects MMEngine's hook pickles)
+default_hooks = dict(checkpoint=dict(type='mmrgbd.CheckpointHook'))

@@ -21,3 +21,8 @@ model = dict(
         init_cfg=dict(
             type='Pretrained', checkpoint=pretrained_rgb,
             prefix='backbone.')))
+
+custom_imports = dict(imports=['mmrgbd'], allow_failed_imports=False)
+# mmrgbd's hook: its checkpoints load in tools/test.py (weights-only
+# loading refuses the HistoryBuffer objects MMEngine's hook pickles)
+default_hooks = dict(checkpoint=dict(type='mmrgbd.CheckpointHook'))

@@ -79,3 +79,7 @@ param_scheduler = [
         eta_min=1e-6,
         convert_to_iter_based=True)
 ]
+
+# mmrgbd's hook: its checkpoints load in tools/test.py (weights-only
+# loading refuses the HistoryBuffer objects MMEngine's hook pickles)
+default_hooks = dict(checkpoint=dict(type='mmrgbd.CheckpointHook'))
