@@ -13,7 +13,9 @@
 #
 # Data: mmseg's NYU layout (data/nyu/images/{train,test}/*.jpg,
 # annotations/{train,test}/*.png uint16 mm), read with mmseg's own
-# LoadDepthAnnotation (depth_rescale_factor=1e-3: metres).
+# LoadDepthAnnotation (depth_rescale_factor=1e-3: metres). The labeled
+# 795 / 654 frames arranged by nyuv2_png_to_mmseg_depth.py are PNGs: set the
+# dataloaders' dataset.data_root and dataset.img_suffix='.png'.
 _base_ = [
     'mmseg::_base_/models/upernet_vit-b16_ln_mln.py',
     'mmseg::_base_/datasets/nyu.py',
