@@ -4,10 +4,14 @@ The layout of ``configs/_base_/datasets/imagenet_pseudo_rgbd.py``::
 
     root/train/<wnid>/<wnid>_<n>.JPEG       RGB JPEG (ImageNet-like 500x375)
     root/depth/train/<wnid>/<wnid>_<n>.png  pseudo depth, uint16 (mm)
-    root/train.txt                          "rgb depth" lines
+    root/semseg/train/<wnid>/<wnid>_<n>.png pseudo labels, uint8 (optional)
+    root/train.txt                          "rgb depth [semseg]" lines
 
-built from the real NYUv2 frame (its filled depth stands in for the output
-of a monocular depth network).
+built from the real NYUv2 frame: its filled depth stands in for the output
+of a monocular depth network, its NYU-13 label map (ids 0-13, inside the
+133 COCO panoptic ids of the MultiMAE configs) for a segmentation network's.
+:func:`build_imagenet_pseudo` writes ``data/imagenet_pseudo`` as the
+shipped MultiMAE / Progressive configs name it.
 """
 import os
 import os.path as osp
@@ -17,12 +21,19 @@ import cv2
 
 from .nyuv2_frame import FOLDER
 
+#: NYU-13 labels of frame 1407 (640x480) and the crop of the 560x425 frame
+LABEL13 = ('nyuv2-meta-data_test_labels_13', 'new_nyu_class13_1407.png')
+LABEL_CROP = (slice(45, 470), slice(40, 600))
+
 IMAGE_WH = (500, 375)
 
 
 def build_imagenet_pseudo_list(root, samples_dir, num_images: int = 2,
-                               wnid: str = 'n01440764') -> Dict[str, str]:
+                               wnid: str = 'n01440764',
+                               with_semseg: bool = False) -> Dict[str, str]:
     """Write ``num_images`` RGB / pseudo-depth pairs and ``train.txt``.
+
+    ``with_semseg=True`` adds a pseudo label map per image (third column).
 
     Returns:
         dict: ``data_root`` and ``ann_file`` (absolute paths).
@@ -35,6 +46,12 @@ def build_imagenet_pseudo_list(root, samples_dir, num_images: int = 2,
     depth = cv2.resize(depth, IMAGE_WH, interpolation=cv2.INTER_NEAREST)
     os.makedirs(osp.join(root, 'train', wnid), exist_ok=True)
     os.makedirs(osp.join(root, 'depth', 'train', wnid), exist_ok=True)
+    if with_semseg:
+        label = cv2.imread(
+            osp.join(str(samples_dir), FOLDER, *LABEL13),
+            cv2.IMREAD_UNCHANGED)[LABEL_CROP]
+        label = cv2.resize(label, IMAGE_WH, interpolation=cv2.INTER_NEAREST)
+        os.makedirs(osp.join(root, 'semseg', 'train', wnid), exist_ok=True)
     lines = []
     for n in range(num_images):
         stem = f'{wnid}_{n + 1}'
@@ -45,8 +62,23 @@ def build_imagenet_pseudo_list(root, samples_dir, num_images: int = 2,
                            [cv2.IMWRITE_JPEG_QUALITY, 90])
         assert cv2.imwrite(osp.join(root, dep),
                            depth if n % 2 == 0 else depth[:, ::-1].copy())
-        lines.append(f'{rgb} {dep}')
+        line = f'{rgb} {dep}'
+        if with_semseg:
+            sem = osp.join('semseg', 'train', wnid, f'{stem}.png')
+            assert cv2.imwrite(osp.join(root, sem), label if n % 2 == 0
+                               else label[:, ::-1].copy())
+            line += f' {sem}'
+        lines.append(line)
     ann_file = osp.join(root, 'train.txt')
     with open(ann_file, 'w') as f:
         f.write('\n'.join(lines) + '\n')
     return dict(data_root=root, ann_file=ann_file)
+
+
+def build_imagenet_pseudo(data_dir, samples_dir) -> Dict[str, str]:
+    """``data_dir/imagenet_pseudo`` with RGB, pseudo depth and pseudo
+    labels for two images (the configs without semseg ignore the third
+    column)."""
+    return build_imagenet_pseudo_list(
+        osp.join(str(data_dir), 'imagenet_pseudo'), samples_dir,
+        with_semseg=True)
