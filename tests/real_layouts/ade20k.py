@@ -18,7 +18,7 @@ from typing import Dict
 import cv2
 import numpy as np
 
-from .imagenet_pseudo import LABEL13, LABEL_CROP
+from .imagenet_pseudo import LABEL_CROP, LABELS_13
 from .nyuv2_frame import FOLDER, read_frame
 
 SIZE_WH = (683, 512)
@@ -39,7 +39,7 @@ def build_ade20k(data_dir, samples_dir) -> Dict[str, str]:
     """
     root = osp.join(str(data_dir), 'ade', 'ADEChallengeData2016')
     bgr, _, _ = read_frame(samples_dir)
-    label = cv2.imread(osp.join(str(samples_dir), FOLDER, *LABEL13),
+    label = cv2.imread(osp.join(str(samples_dir), FOLDER, LABELS_13),
                        cv2.IMREAD_UNCHANGED)[LABEL_CROP]
     lut = np.zeros(256, np.uint8)
     for nyu, ade in NYU13_TO_ADE.items():

@@ -1,45 +1,113 @@
-"""NYU Depth v2 in mmseg's layout (mmseg's ``NYUDataset``), as
-``configs/downstream/depth_mask3d-vit-b_nyu-480x480.py`` reads it::
+"""mmseg's NYU depth layout of the NYUv2 labeled frames, at 640x480.
 
-    data/nyu/images/{train,test}/<scene>_<frame>.jpg       640x480 colour
-    data/nyu/annotations/{train,test}/<scene>_<frame>.png  uint16 mm depth
+Built the way a user builds it: the real frame #1407 of
+``nyuv2_rcnn_depth_demo`` is put back into its 640x480 frame (the sample is
+the 560x425 crop ``[45:470, 40:600]``; the RGB border is edge-replicated,
+the depth border is 0 = no measurement), written in the layout of
+``tools/dataset_converters/nyuv2_mat_to_png.py`` (``rgb/XXXX.png``,
+``depth/XXXX.png`` uint16 mm filled depth, ``train.txt`` / ``test.txt``)
+and arranged by ``tools/dataset_converters/nyuv2_png_to_mmseg_depth.py``::
 
-from the real NYUv2 frame (the 560x425 crop of labelled frame 1407 resized
-to NYU's 640x480; raw sensor depth, 0 = hole); the second train image is
-its mirror image.
+    root/images/{train,test}/XXXX.png
+    root/annotations/{train,test}/XXXX.png   uint16 mm
 """
+import importlib.util
 import os
 import os.path as osp
+from pathlib import Path
 from typing import Dict
 
 import cv2
+import numpy as np
 
-from .nyuv2_frame import read_frame
+from .nyuv2_frame import FOLDER
 
-SIZE_WH = (640, 480)
-SPLITS = {'train': ('bedroom_0001_00001', 'bedroom_0001_00002'),
-          'test': ('bedroom_0002_00001', )}
+NYU_HW = (480, 640)
+#: top, left of the sample's crop inside the 640x480 frame
+CROP_TOP_LEFT = (45, 40)
+TOOL = Path(__file__).resolve().parents[2] / 'tools' / 'dataset_converters' \
+    / 'nyuv2_png_to_mmseg_depth.py'
 
 
-def build_nyu_depth_mmseg(data_dir, samples_dir) -> Dict[str, str]:
-    """Write ``data_dir/nyu`` (2 train, 1 test frame).
+def read_full_frame(samples_dir):
+    """``(bgr uint8 (480, 640, 3), depth uint16 mm (480, 640))``."""
+    demo = osp.join(str(samples_dir), FOLDER, 'demo-data')
+    bgr = cv2.imread(osp.join(demo, 'images.png'), cv2.IMREAD_COLOR)
+    depth = cv2.imread(osp.join(demo, 'depth.png'), cv2.IMREAD_UNCHANGED)
+    assert bgr is not None and depth is not None and depth.dtype == np.uint16
+    top, left = CROP_TOP_LEFT
+    h, w = depth.shape
+    pads = (top, NYU_HW[0] - top - h, left, NYU_HW[1] - left - w)
+    bgr = cv2.copyMakeBorder(bgr, *pads, cv2.BORDER_REPLICATE)
+    depth = cv2.copyMakeBorder(depth, *pads, cv2.BORDER_CONSTANT, value=0)
+    assert bgr.shape[:2] == NYU_HW == depth.shape
+    return bgr, depth
+
+
+def load_arranger():
+    """``arrange`` of the converter script (a tool, not a package)."""
+    spec = importlib.util.spec_from_file_location('nyu_to_mmseg', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.arrange
+
+
+def build_nyu_depth_mmseg(root, samples_dir,
+                          train_ids=(1, 2), test_ids=(1407, )) -> Dict:
+    """Write the labeled-PNG layout and arrange mmseg's layout from it.
+
+    Train frames after the first are the mirrored frame (distinct images);
+    every test frame is the real frame #1407 (a test frame of NYUv2).
+
+    Returns:
+        dict: ``data_root`` (mmseg layout), ``png_root`` (converter input),
+        ``depth_mm`` (the 480x640 depth written for #1407).
+    """
+    root = Path(root)
+    png_root = root / 'nyuv2_png'
+    for sub in ('rgb', 'depth'):
+        os.makedirs(png_root / sub, exist_ok=True)
+    bgr, depth = read_full_frame(samples_dir)
+    for split, ids in (('train', train_ids), ('test', test_ids)):
+        for n, idx in enumerate(ids):
+            img, dep = (bgr, depth) if n == 0 or split == 'test' else (
+                bgr[:, ::-1], depth[:, ::-1])
+            name = f'{idx:04d}.png'
+            assert cv2.imwrite(str(png_root / 'rgb' / name),
+                               np.ascontiguousarray(img))
+            assert cv2.imwrite(str(png_root / 'depth' / name),
+                               np.ascontiguousarray(dep))
+        (png_root / f'{split}.txt').write_text(
+            ''.join(f'{i}\n' for i in ids))
+    data_root = root / 'nyu_labeled'
+    load_arranger()(str(png_root), str(data_root))
+    return dict(data_root=str(data_root), png_root=str(png_root),
+                depth_mm=depth)
+
+
+def build_nyu_mmseg_download(data_dir, samples_dir) -> Dict[str, str]:
+    """``data_dir/nyu`` as mmseg's NYU download unpacks (mmseg's
+    ``_base_/datasets/nyu.py``: ``images/{train,test}/<scene>_<n>.jpg``,
+    ``annotations/{train,test}/<scene>_<n>.png`` uint16 mm): frame #1407 at
+    640x480 (second train image mirrored), one test image.
 
     Returns:
         dict: ``data_root``.
     """
     root = osp.join(str(data_dir), 'nyu')
-    bgr, depth, _ = read_frame(samples_dir)
-    bgr = cv2.resize(bgr, SIZE_WH, interpolation=cv2.INTER_LINEAR)
-    depth = cv2.resize(depth, SIZE_WH, interpolation=cv2.INTER_NEAREST)
-    for split, names in SPLITS.items():
-        os.makedirs(osp.join(root, 'images', split), exist_ok=True)
-        os.makedirs(osp.join(root, 'annotations', split), exist_ok=True)
+    bgr, depth = read_full_frame(samples_dir)
+    splits = {'train': ('bedroom_0001_00001', 'bedroom_0001_00002'),
+              'test': ('bedroom_0002_00001', )}
+    for split, names in splits.items():
+        for sub in ('images', 'annotations'):
+            os.makedirs(osp.join(root, sub, split), exist_ok=True)
         for i, name in enumerate(names):
             img, dep = (bgr, depth) if i % 2 == 0 else (bgr[:, ::-1],
                                                        depth[:, ::-1])
             assert cv2.imwrite(osp.join(root, 'images', split, f'{name}.jpg'),
-                               img, [cv2.IMWRITE_JPEG_QUALITY, 95])
+                               np.ascontiguousarray(img),
+                               [cv2.IMWRITE_JPEG_QUALITY, 95])
             assert cv2.imwrite(
                 osp.join(root, 'annotations', split, f'{name}.png'),
-                dep.copy())
+                np.ascontiguousarray(dep))
     return dict(data_root=root)

@@ -15,7 +15,7 @@ datasets, and the model's width / depth through the entry's ``shrink``.
 not ship) is one entry in :data:`CONFIGS`, keyed by its path under
 ``configs/``::
 
-    'downstream/my_config.py': Guard('nyu_depth_mmseg', shrink_mmseg_vit),
+    'downstream/my_config.py': Guard('nyu_mmseg', shrink_mmseg_vit),
 
 * ``layout``: a key of :data:`LAYOUTS` (a builder writing the dataset under
   ``data/``, in ``tests/real_layouts/<dataset>.py``), or None for configs
@@ -31,10 +31,14 @@ not ship) is one entry in :data:`CONFIGS`, keyed by its path under
   layout holds more than the two samples of the one iteration.
 * ``no_metric``: why the evaluator of the val/test loop cannot run on a
   fixture or on a CPU (the test step itself still runs).
+* ``prepare``: ``prepare(session, cfg)`` makes files the config reads
+  that another config's guard run produces (e.g. clip features), in the
+  guard's folder, before the runner is built.
 * ``init_keys``: for a model-level ``Pretrained`` init (a detector's
   ``init_cfg``), the key prefix of the weights the exported file holds
   (e.g. ``'backbone.'``); other ``Pretrained`` files hold their module.
 """
+import os.path as osp
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional
 
@@ -42,14 +46,26 @@ from .ade20k import build_ade20k
 from .imagenet import build_imagenet
 from .imagenet_pseudo import build_imagenet_pseudo
 from .kitti import build_kitti
+from .kitti_depth import build_kitti_depth
 from .nuscenes import build_nuscenes
-from .nyu_depth_mmseg import build_nyu_depth_mmseg
-from .or_ar import build_or_ar
+from .nyu_depth_mmseg import build_nyu_depth_mmseg, build_nyu_mmseg_download
+from .orar import build_orar
 from .own_frames import build_own_frames
 from .scannet import build_scannet_data
 from .sunrgbd import build_sunrgbd_data
-from .ucf101 import build_ucf101
+from .ucf101 import build_ucf101_data
 from .waymo import build_waymo
+
+
+def under(folder: str, builder: Callable) -> Callable:
+    """A builder taking its own root, run at ``data_dir/folder``."""
+
+    def build(data_dir, samples_dir):
+        return builder(osp.join(str(data_dir), folder), samples_dir)
+
+    build.__doc__ = f'``{builder.__name__}`` at ``data/{folder}``.'
+    return build
+
 
 #: layout name -> builder(data_dir, samples_dir) writing under ``data_dir``
 #: (the ``data/`` folder next to which the configs run)
@@ -58,14 +74,16 @@ LAYOUTS: Dict[str, Callable] = {
     'sunrgbd': build_sunrgbd_data,
     'imagenet_pseudo': build_imagenet_pseudo,
     'own_frames': build_own_frames,
-    'ucf101': build_ucf101,
-    'or_ar': build_or_ar,
+    'ucf101': build_ucf101_data,  # data/ucf101 videos + data/ucf101_rgbd
+    'or_ar': under('or_ar', build_orar),
     'kitti': build_kitti,
+    'kitti_depth': under('kitti', build_kitti_depth),  # Eigen split
     'waymo': build_waymo,
     'nuscenes': build_nuscenes,
     'ade20k': build_ade20k,
-    'nyu_depth_mmseg': build_nyu_depth_mmseg,
-    'imagenet': build_imagenet,
+    'nyu_mmseg': build_nyu_mmseg_download,  # data/nyu
+    'nyu_labeled': build_nyu_depth_mmseg,  # data/nyu_labeled
+    'imagenet': under('imagenet', build_imagenet),
 }
 
 TINY_VIT = dict(embed_dims=32, num_layers=1, num_heads=2,
@@ -174,6 +192,58 @@ def shrink_fcos3d(model) -> None:
                                  head.reg_branch))
 
 
+def shrink_dpt(model) -> None:
+    """DPT on an mmpretrain ViT-B/16: 32-d, 4 blocks (one per DPT level),
+    2 heads; the DPT head 32 channels, reassemble 4 / 8 / 16 / 32."""
+    model.backbone.update(arch=dict(TINY_VIT, num_layers=4),
+                          out_indices=(0, 1, 2, 3))
+    model.decode_head.update(in_channels=32, channels=32,
+                             post_process_channels=[4, 8, 16, 32])
+
+
+def shrink_densedepth(model) -> None:
+    """DenseDepth on SimIPU's ResNet-50: ResNet-18 of 16 base / stem
+    channels and a decoder of 16-64 channels."""
+    model.backbone.update(depth=18, base_channels=16, stem_channels=16)
+    model.decode_head.update(in_channels=[16, 16, 32, 64, 128],
+                             up_channels=[16, 16, 32, 32, 64])
+
+
+def shrink_mmaction_vit(model) -> None:
+    """mmaction2 ViT-B/16 video classifier: 32-d, 1 block, 2 heads (clip
+    length, tubelets, patch size unchanged)."""
+    model.backbone.update(embed_dims=32, depth=1, num_heads=2)
+    model.cls_head.in_channels = 32
+
+
+def shrink_bigru(model) -> None:
+    """Bi-GRU over clip features: features of the guard's shrunk clip
+    model (32-d, see :func:`extract_orar_clip_features`), 8 hidden units
+    per direction."""
+    model.neck.update(in_channels=32, hidden_channels=8)
+    model.head.in_channels = 16
+
+
+ORAR_CLIP = 'downstream/vit-b-p16_m3mae-pre_8xb8-16x4x1-75e_or-ar-clip.py'
+
+
+def extract_orar_clip_features(session, cfg) -> None:
+    """Stage 2 of the OR-AR recipe reads the clip model's features: run
+    ``extract_clip_features`` (what ``tools/misc/extract_clip_features.py``
+    does) with the checkpoint of the clip config's guard run on the clip
+    lists of the train and test splits (val holds the test videos), into
+    the Bi-GRU config's ``feature_dir``."""
+    from mmrgbd.apis.clip_features import extract_clip_features
+    clip = session.run(ORAR_CLIP)
+    ds = cfg.test_dataloader.dataset
+    ann_files = [osp.join(ds.data_root, d.ann_file) for d in (
+        cfg.train_dataloader.dataset.dataset, ds)]
+    extract_clip_features(
+        session.config_path(ORAR_CLIP), clip['checkpoint'], ann_files,
+        osp.join(ds.data_root, ds.feature_dir),
+        cfg_options=dict(model=clip['cfg'].model.to_dict()))
+
+
 # ----------------------------------------------------------------------- #
 # the table
 # ----------------------------------------------------------------------- #
@@ -186,6 +256,7 @@ class Guard:
     train_samples: Optional[int] = None
     no_metric: Optional[str] = None
     init_keys: Optional[str] = None
+    prepare: Optional[Callable] = None
 
 
 NUSCENES_METRIC = (
@@ -222,10 +293,12 @@ CONFIGS: Dict[str, Guard] = {
     'pretrain/m3mae_scannet.py':
     Guard('scannet', shrink_mmrgbd_vit,
           stage1='pretrain/m3mae_stage1_scannet.py'),
-    'pretrain/m3mae_video_ucf101.py': Guard('ucf101', shrink_mmrgbd_vit),
+    'pretrain/m3mae_video_ucf101.py':
+    Guard('ucf101', shrink_mmrgbd_vit, train_samples=2),
     'pretrain/m3mae_video_ucf101_scratch-800e.py':
-    Guard('ucf101', shrink_mmrgbd_vit),
-    'pretrain/m3mae_video_orar.py': Guard('or_ar', shrink_mmrgbd_vit),
+    Guard('ucf101', shrink_mmrgbd_vit, train_samples=2),
+    'pretrain/m3mae_video_orar.py':
+    Guard('or_ar', shrink_mmrgbd_vit, train_samples=2),
     'pretrain/m3mae_stage1_vit-tiny_synthetic-demo.py':
     Guard(None, keep_model),
     'pretrain/m3mae_vit-tiny_synthetic-demo.py':
@@ -255,14 +328,29 @@ CONFIGS: Dict[str, Guard] = {
     'downstream/upernet_mask3d-vit-b_ade20k-512x512.py':
     Guard('ade20k', shrink_mmseg_vit),
     'downstream/depth_mask3d-vit-b_nyu-480x480.py':
-    Guard('nyu_depth_mmseg', shrink_mmseg_vit),
+    Guard('nyu_mmseg', shrink_mmseg_vit),
     'downstream/vit-b-p16_mask3d-pre_8xb128-coslr-100e_in1k.py':
-    Guard('imagenet', shrink_mmpretrain_vit),
+    Guard('imagenet', shrink_mmpretrain_vit, train_samples=2),
     'downstream/vit-b-p16_mask3d-pre_8xb2048-linear-coslr-90e_in1k.py':
-    Guard('imagenet', shrink_mmpretrain_vit),
+    Guard('imagenet', shrink_mmpretrain_vit, train_samples=2),
     'downstream/mvxnet_simipu-r50_kitti.py':
     Guard('kitti', shrink_mvxnet, no_metric=KITTI_METRIC,
           init_keys='img_backbone.'),
+    'downstream/vit-b-p16_multimae-pre_8xb128-coslr-100e_in1k.py':
+    Guard('imagenet', shrink_mmpretrain_vit, train_samples=2),
+    'downstream/dpt_multimae-vit-b_nyu-depth-256x256.py':
+    Guard('nyu_labeled', shrink_dpt),
+    'downstream/dpt_m3mae-vit-b_nyu-depth-256x256.py':
+    Guard('nyu_labeled', shrink_dpt),
+    'downstream/dpt_progressive-vit-b_nyu-depth-256x256.py':
+    Guard('nyu_labeled', shrink_dpt),
+    'downstream/densedepth_simipu-r50_kitti-eigen-352x704.py':
+    Guard('kitti_depth', shrink_densedepth, init_keys='backbone.'),
+    'downstream/vit-b-p16_m3mae-pre_8xb8-16x4x1-100e_ucf101.py':
+    Guard('ucf101', shrink_mmaction_vit),
+    ORAR_CLIP: Guard('or_ar', shrink_mmaction_vit, train_samples=2),
+    'downstream/bigru_m3mae-pre_15e_or-ar.py':
+    Guard('or_ar', shrink_bigru, prepare=extract_orar_clip_features),
     'downstream/fcos3d_simipu-r50_nus.py':
     Guard('nuscenes', shrink_fcos3d, no_metric=NUSCENES_METRIC,
           init_keys='backbone.'),

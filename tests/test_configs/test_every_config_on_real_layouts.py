@@ -118,7 +118,9 @@ def apply_guard_overrides(cfg, name, entry):
                 ds.num_samples = 2
     cfg.train_dataloader.batch_size = 2
     if entry.train_samples is not None:
-        cfg.train_dataloader.dataset.indices = entry.train_samples
+        # the wrapped dataset of a wrapper (e.g. LabelRatioDataset)
+        *_, leaf = datasets_of(cfg.train_dataloader.dataset)
+        leaf.indices = entry.train_samples
     loop = cfg.train_cfg
     if 'max_iters' in loop:
         loop.max_iters = 1
@@ -240,19 +242,21 @@ class GuardProbe(Hook):
 
 
 def run_eval_step(runner, kind, entry):
-    """One batch of the val / test loop through the model and its
-    evaluator (the whole val / test set of the layouts is one batch)."""
+    """The val / test loop's data (one or two samples in the layouts)
+    through the model and its evaluator."""
     loop = runner.val_loop if kind == 'val' else runner.test_loop
     model = runner.model
     model.eval()
-    batch = next(iter(loop.dataloader))
-    with torch.no_grad():
-        outputs = model.val_step(batch) if kind == 'val' else \
-            model.test_step(batch)
+    num_outputs = 0
+    for batch in loop.dataloader:
+        with torch.no_grad():
+            outputs = model.val_step(batch) if kind == 'val' else \
+                model.test_step(batch)
+        num_outputs += len(outputs)
+        loop.evaluator.process(data_samples=outputs, data_batch=batch)
     size = len(loop.dataloader.dataset)
-    result = dict(kind=kind, num_outputs=len(outputs), dataset_size=size,
+    result = dict(kind=kind, num_outputs=num_outputs, dataset_size=size,
                   metrics=None)
-    loop.evaluator.process(data_samples=outputs, data_batch=batch)
     if entry.no_metric is None:
         result['metrics'] = loop.evaluator.evaluate(size)
     return result
@@ -275,6 +279,10 @@ class GuardSession:
             self.layouts[name] = registry.LAYOUTS[name](
                 self.root / 'data', self.samples_dir)
         return self.layouts[name]
+
+    @staticmethod
+    def config_path(name):
+        return str(CONFIG_DIR / name)
 
     def run(self, name):
         if name not in self.results:
@@ -302,6 +310,8 @@ class GuardSession:
                 if osp.lexists(target):
                     os.remove(target)
                 os.symlink(osp.abspath(stage1['checkpoint']), target)
+            if entry.prepare is not None:
+                entry.prepare(self, cfg)
             setup_distributed_for_device(cfg, cfg.launcher)
             runner = build_runner(cfg)
             probe = GuardProbe(
