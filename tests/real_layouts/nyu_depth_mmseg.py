@@ -102,8 +102,8 @@ def build_nyu_mmseg_download(data_dir, samples_dir) -> Dict[str, str]:
         for sub in ('images', 'annotations'):
             os.makedirs(osp.join(root, sub, split), exist_ok=True)
         for i, name in enumerate(names):
-            img, dep = (bgr, depth) if i % 2 == 0 else (bgr[:, ::-1],
-                                                       depth[:, ::-1])
+            img, dep = (bgr, depth) if i % 2 == 0 else (
+                bgr[:, ::-1], depth[:, ::-1])
             assert cv2.imwrite(osp.join(root, 'images', split, f'{name}.jpg'),
                                np.ascontiguousarray(img),
                                [cv2.IMWRITE_JPEG_QUALITY, 95])

@@ -129,7 +129,6 @@ class BaseRGBDSelfSupervisor(BaseModel):
         """
         x = self.encoder_inputs(inputs)
         batch_size = next(iter(x.values())).shape[0]
-        device = next(iter(x.values())).device
         grids = self.grid_sizes(inputs)
         seeds = None if generator is not None else self._sample_seeds()
         if seeds is None or len(seeds) != batch_size:
