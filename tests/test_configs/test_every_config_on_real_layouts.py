@@ -242,6 +242,7 @@ class GuardProbe(Hook):
         params = dict(runner.model.named_parameters())
         self.changed = [n for n, before in self.before.items()
                         if not torch.equal(params[n], before)]
+        self.before, self.pretrained = {}, []  # the session keeps the probe
 
 
 def run_eval_step(runner, kind, entry):
