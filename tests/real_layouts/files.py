@@ -1,6 +1,12 @@
 """Small file helpers shared by the layout builders."""
+import importlib.util
 import os
 import shutil
+from pathlib import Path
+
+#: ``tools/dataset_converters`` of the repository
+CONVERTERS = Path(__file__).resolve().parents[2] / 'tools' / \
+    'dataset_converters'
 
 
 def link(src, dst) -> None:
@@ -21,3 +27,13 @@ def link(src, dst) -> None:
             os.symlink(os.path.abspath(str(src)), dst)
         except OSError:
             shutil.copyfile(str(src), dst)
+
+
+def load_tool(name: str):
+    """The module of the converter script ``tools/dataset_converters/
+    <name>.py`` (scripts are not a package), to run it as a user does."""
+    spec = importlib.util.spec_from_file_location(name,
+                                                  CONVERTERS / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -53,7 +53,8 @@ def build_kitti_object(root, samples_dir,
         samples_dir (str | Path): ``../shared/samples``.
         train (Sequence[str]): Frame ids of ``training`` (listed in
             ``ImageSets/train.txt``).
-        test (Sequence[str]): Frame ids of ``testing`` (``ImageSets/test.txt``).
+        test (Sequence[str]): Frame ids of ``testing``
+            (``ImageSets/test.txt``).
 
     Returns:
         dict: ``data_root`` (absolute path).

@@ -11,7 +11,6 @@ and arranged by ``tools/dataset_converters/nyuv2_png_to_mmseg_depth.py``::
     root/images/{train,test}/XXXX.png
     root/annotations/{train,test}/XXXX.png   uint16 mm
 """
-import importlib.util
 import os
 import os.path as osp
 from pathlib import Path
@@ -20,13 +19,12 @@ from typing import Dict
 import cv2
 import numpy as np
 
+from .files import load_tool
 from .nyuv2_frame import FOLDER
 
 NYU_HW = (480, 640)
 #: top, left of the sample's crop inside the 640x480 frame
 CROP_TOP_LEFT = (45, 40)
-TOOL = Path(__file__).resolve().parents[2] / 'tools' / 'dataset_converters' \
-    / 'nyuv2_png_to_mmseg_depth.py'
 
 
 def read_full_frame(samples_dir):
@@ -46,10 +44,7 @@ def read_full_frame(samples_dir):
 
 def load_arranger():
     """``arrange`` of the converter script (a tool, not a package)."""
-    spec = importlib.util.spec_from_file_location('nyu_to_mmseg', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.arrange
+    return load_tool('nyuv2_png_to_mmseg_depth').arrange
 
 
 def build_nyu_depth_mmseg(root, samples_dir,

@@ -16,13 +16,11 @@ sample folder holds the same frame; files are linked).
 configs name it, with the train info list written by
 ``tools/dataset_converters/sunrgbd_infos.py`` from the official split.
 """
-import importlib.util
 import os
 import os.path as osp
-from pathlib import Path
 from typing import Dict, Sequence
 
-from .files import link
+from .files import link, load_tool
 
 SOURCE = 'open3d_rgbd_other_formats'
 TOOLBOX_PREFIX = '/n/fs/sun3d/data/SUNRGBD/'
@@ -77,13 +75,8 @@ def build_sunrgbd(root, samples_dir,
 def write_info_list(root: str, split_file: str, name: str) -> str:
     """Run ``tools/dataset_converters/sunrgbd_infos.py`` (the documented
     way to write the configs' ``ann_file``) and return the list's path."""
-    tool = Path(__file__).resolve().parents[2] / 'tools' / \
-        'dataset_converters' / 'sunrgbd_infos.py'
-    spec = importlib.util.spec_from_file_location('sunrgbd_infos', tool)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     out = osp.join(root, name)
-    module.main([root, out, '--split-file', split_file])
+    load_tool('sunrgbd_infos').main([root, out, '--split-file', split_file])
     return out
 
 

@@ -22,17 +22,16 @@ M3 3D video pre-training (:class:`mmrgbd.datasets.RGBDVideoClipDataset`)::
 with a pseudo-depth labeller given by import path (:func:`luminance_depth`,
 a stand-in for a monocular depth network: nothing is downloaded).
 """
-import importlib.util
 import os
 import os.path as osp
 import shutil
-from pathlib import Path
 from typing import Dict, Sequence
 
 import cv2
 import numpy as np
 
 from .demo_video import read_frames
+from .files import load_tool
 
 LABELLER = 'real_layouts.ucf101:luminance_depth'
 #: frames extracted per video (>= the 61-frame span of 16 frames every 4th)
@@ -122,14 +121,10 @@ def build_ucf101_data(data_dir, samples_dir) -> Dict[str, str]:
         dict: as :func:`build_ucf101`, plus ``rgbd_root``.
     """
     out = build_ucf101(osp.join(str(data_dir), 'ucf101'), samples_dir)
-    tool = Path(__file__).resolve().parents[2] / 'tools' / \
-        'dataset_converters' / 'ucf101_extract_frames.py'
-    spec = importlib.util.spec_from_file_location('ucf101_extract', tool)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     rgbd = osp.join(str(data_dir), 'ucf101_rgbd')
-    written = module.main([out['data_root'], rgbd, '--labeller', LABELLER,
-                           '--max-frames', str(EXTRACTED_FRAMES)])
+    written = load_tool('ucf101_extract_frames').main(
+        [out['data_root'], rgbd, '--labeller', LABELLER, '--max-frames',
+         str(EXTRACTED_FRAMES)])
     assert written == EXTRACTED_FRAMES * int(out['num_videos']), written
     out['rgbd_root'] = rgbd
     return out
