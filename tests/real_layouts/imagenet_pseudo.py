@@ -80,3 +80,12 @@ def build_imagenet_pseudo_list(root, samples_dir, num_images: int = 2,
     with open(ann_file, 'w') as f:
         f.write('\n'.join(lines) + '\n')
     return dict(data_root=root, ann_file=ann_file)
+
+
+def build_imagenet_pseudo(data_dir, samples_dir) -> Dict[str, str]:
+    """``data_dir/imagenet_pseudo`` as the shipped MultiMAE / Progressive
+    configs name it: RGB, pseudo depth and pseudo labels of two images (the
+    configs without semseg ignore the third column)."""
+    return build_imagenet_pseudo_list(
+        osp.join(str(data_dir), 'imagenet_pseudo'), samples_dir,
+        with_semseg=True)

@@ -11,7 +11,6 @@ and arranged by ``tools/dataset_converters/nyuv2_png_to_mmseg_depth.py``::
     root/images/{train,test}/XXXX.png
     root/annotations/{train,test}/XXXX.png   uint16 mm
 """
-import importlib.util
 import os
 import os.path as osp
 from pathlib import Path
@@ -20,13 +19,12 @@ from typing import Dict
 import cv2
 import numpy as np
 
+from .files import load_tool
 from .nyuv2_frame import FOLDER
 
 NYU_HW = (480, 640)
 #: top, left of the sample's crop inside the 640x480 frame
 CROP_TOP_LEFT = (45, 40)
-TOOL = Path(__file__).resolve().parents[2] / 'tools' / 'dataset_converters' \
-    / 'nyuv2_png_to_mmseg_depth.py'
 
 
 def read_full_frame(samples_dir):
@@ -46,10 +44,7 @@ def read_full_frame(samples_dir):
 
 def load_arranger():
     """``arrange`` of the converter script (a tool, not a package)."""
-    spec = importlib.util.spec_from_file_location('nyu_to_mmseg', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.arrange
+    return load_tool('nyuv2_png_to_mmseg_depth').arrange
 
 
 def build_nyu_depth_mmseg(root, samples_dir,
@@ -83,3 +78,31 @@ def build_nyu_depth_mmseg(root, samples_dir,
     load_arranger()(str(png_root), str(data_root))
     return dict(data_root=str(data_root), png_root=str(png_root),
                 depth_mm=depth)
+
+
+def build_nyu_mmseg_download(data_dir, samples_dir) -> Dict[str, str]:
+    """``data_dir/nyu`` as mmseg's NYU download unpacks (mmseg's
+    ``_base_/datasets/nyu.py``: ``images/{train,test}/<scene>_<n>.jpg``,
+    ``annotations/{train,test}/<scene>_<n>.png`` uint16 mm): frame #1407 at
+    640x480 (second train image mirrored), one test image.
+
+    Returns:
+        dict: ``data_root``.
+    """
+    root = osp.join(str(data_dir), 'nyu')
+    bgr, depth = read_full_frame(samples_dir)
+    splits = {'train': ('bedroom_0001_00001', 'bedroom_0001_00002'),
+              'test': ('bedroom_0002_00001', )}
+    for split, names in splits.items():
+        for sub in ('images', 'annotations'):
+            os.makedirs(osp.join(root, sub, split), exist_ok=True)
+        for i, name in enumerate(names):
+            img, dep = (bgr, depth) if i % 2 == 0 else (
+                bgr[:, ::-1], depth[:, ::-1])
+            assert cv2.imwrite(osp.join(root, 'images', split, f'{name}.jpg'),
+                               np.ascontiguousarray(img),
+                               [cv2.IMWRITE_JPEG_QUALITY, 95])
+            assert cv2.imwrite(
+                osp.join(root, 'annotations', split, f'{name}.png'),
+                np.ascontiguousarray(dep))
+    return dict(data_root=root)

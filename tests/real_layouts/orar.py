@@ -3,6 +3,8 @@
 ::
 
     root/<video>/rgb/000001.png ...                RGB frames, 1-based
+    root/<video>/depth/000001.png ...              sensor depth, uint16 mm
+                                                   (0 / 65535 = invalid)
     root/annotations/clips_{train,val,test}.txt    one line per clip:
         "<video> <offset> <num_frames> <label> [<label> ...]"
 
@@ -14,6 +16,13 @@ non-overlapping spans of ``span`` frames (16 frames every 4th: 64): 2, 2 and
 4 clips. Clip ``k`` of a video gets the labels ``{k mod K}``, plus ``{(k +
 3) mod K}`` for odd ``k`` (multi-label). Training videos ``or_01``,
 ``or_02``; validation and test ``or_03``.
+
+OR-AR's time-of-flight depth is private too: the depth frames are real
+Kinect frames of 7-Scenes (``7scenes_tsdf_fusion``: uint16 mm, 65535 =
+no measurement), cycled over the video's frames and resized with nearest
+neighbours to the colour frames' size. They are **not registered** to the
+colour (format only), enough for the M3 3D video pre-training
+(``m3mae_video_orar.py``) to read sensor RGB-D clips.
 """
 import os
 import os.path as osp
@@ -22,6 +31,9 @@ from typing import Dict, List, Tuple
 import cv2
 
 from .demo_video import read_frames
+
+DEPTH_SOURCE = '7scenes_tsdf_fusion/rgbd-frames'
+DEPTH_IDS = tuple(range(150, 200, 5))  # frame-000150 ... frame-000195
 
 VIDEOS = dict(or_01=(0, 140), or_02=(140, 280), or_03=(0, 280))
 SPLITS = dict(train=('or_01', 'or_02'), val=('or_03', ), test=('or_03', ))
@@ -51,18 +63,33 @@ def build_orar(root, samples_dir, num_classes: int = 9,
     """
     root = str(root)
     frames, _ = read_frames(samples_dir)
+    h, w = frames[0].shape[:2]
+    depths = []
+    for n in DEPTH_IDS:
+        path = osp.join(str(samples_dir), DEPTH_SOURCE,
+                        f'frame-{n:06d}.depth.png')
+        depth = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        assert depth is not None and depth.dtype.name == 'uint16', path
+        depths.append(cv2.resize(depth, (w, h),
+                                 interpolation=cv2.INTER_NEAREST))
     written: Dict[int, str] = {}
     clips: Dict[str, List[Tuple[int, Tuple[int, ...]]]] = {}
     for video, (start, stop) in VIDEOS.items():
-        rgb = osp.join(root, video, 'rgb')
-        os.makedirs(rgb, exist_ok=True)
+        for sub in ('rgb', 'depth'):
+            os.makedirs(osp.join(root, video, sub), exist_ok=True)
         for i in range(start, stop):
-            dst = osp.join(rgb, f'{i - start + 1:06d}.png')
+            name = f'{i - start + 1:06d}.png'
+            dst = osp.join(root, video, 'rgb', name)
+            dst_depth = osp.join(root, video, 'depth', name)
             if i in written:
                 os.symlink(written[i], dst)
+                os.symlink(osp.join(osp.dirname(osp.dirname(written[i])),
+                                    'depth', osp.basename(written[i])),
+                           dst_depth)
             else:
-                if not cv2.imwrite(dst, frames[i]):
-                    raise RuntimeError(f'cannot write {dst}')
+                if not (cv2.imwrite(dst, frames[i]) and cv2.imwrite(
+                        dst_depth, depths[i % len(depths)])):
+                    raise RuntimeError(f'cannot write {dst} / {dst_depth}')
                 written[i] = dst
         clips[video] = [(o, clip_labels(k, num_classes)) for k, o in
                         enumerate(range(0, stop - start - span + 1, span))]

@@ -10,12 +10,17 @@ The layout :class:`mmrgbd.datasets.SUNRGBDDataset` reads::
 plus the official split written as the toolbox's ``allsplit.mat`` lists it
 (one absolute ``/n/fs/sun3d/data/SUNRGBD/...`` folder per line), from the
 real SUN RGB-D Kinect v1 frame of ``open3d_rgbd_other_formats`` (every
-sample folder holds the same frame; files are copied).
+sample folder holds the same frame; files are linked).
+
+:func:`build_sunrgbd_data` arranges ``data/sunrgbd/SUNRGBD`` as the shipped
+configs name it, with the train info list written by
+``tools/dataset_converters/sunrgbd_infos.py`` from the official split.
 """
 import os
 import os.path as osp
-import shutil
 from typing import Dict, Sequence
+
+from .files import link, load_tool
 
 SOURCE = 'open3d_rgbd_other_formats'
 TOOLBOX_PREFIX = '/n/fs/sun3d/data/SUNRGBD/'
@@ -49,11 +54,11 @@ def build_sunrgbd(root, samples_dir,
             d = osp.join(root, 'kv1', 'NYUdata', name)
             for sub in ('image', 'depth', 'depth_bfx'):
                 os.makedirs(osp.join(d, sub), exist_ok=True)
-            shutil.copyfile(osp.join(src, 'SUN_color.jpg'),
-                            osp.join(d, 'image', f'{name}.jpg'))
+            link(osp.join(src, 'SUN_color.jpg'),
+                 osp.join(d, 'image', f'{name}.jpg'))
             for sub in ('depth', 'depth_bfx'):
-                shutil.copyfile(osp.join(src, 'SUN_depth.png'),
-                                osp.join(d, sub, f'{name}.png'))
+                link(osp.join(src, 'SUN_depth.png'),
+                     osp.join(d, sub, f'{name}.png'))
             with open(osp.join(d, 'intrinsics.txt'), 'w') as f:
                 f.write(K_TEXT)
             rel[split].append(f'kv1/NYUdata/{name}')
@@ -64,4 +69,27 @@ def build_sunrgbd(root, samples_dir,
             f.write(''.join(f'{TOOLBOX_PREFIX}{r}/\n' for r in rel[split]))
         out[f'{split}_split'] = path
         out[f'{split}_dirs'] = ','.join(rel[split])
+    return out
+
+
+def write_info_list(root: str, split_file: str, name: str) -> str:
+    """Run ``tools/dataset_converters/sunrgbd_infos.py`` (the documented
+    way to write the configs' ``ann_file``) and return the list's path."""
+    out = osp.join(root, name)
+    load_tool('sunrgbd_infos').main([root, out, '--split-file', split_file])
+    return out
+
+
+def build_sunrgbd_data(data_dir, samples_dir) -> Dict[str, str]:
+    """``data_dir/sunrgbd/SUNRGBD`` as the shipped SUN RGB-D configs name
+    it: two train and two test sample folders, the toolbox split lists and
+    ``sunrgbd_train.txt`` (the configs' ``ann_file``) of the train split.
+
+    Returns:
+        dict: as :func:`build_sunrgbd`, plus ``ann_file``.
+    """
+    out = build_sunrgbd(osp.join(str(data_dir), 'sunrgbd', 'SUNRGBD'),
+                        samples_dir)
+    out['ann_file'] = write_info_list(out['data_root'], out['train_split'],
+                                      'sunrgbd_train.txt')
     return out

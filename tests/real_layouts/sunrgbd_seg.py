@@ -15,27 +15,16 @@ of the ``nyuv2_labeled_vainf`` frame with ids 38..40 (the three NYU-40
 classes SUN RGB-D does not have) set to 0, at the frame size -- not the
 labels of this image.
 """
-import importlib.util
 import os
 import os.path as osp
-from pathlib import Path
 from typing import Dict, Sequence
 
 import cv2
 import numpy as np
 
 from .nyuv2_labeled import read_frame_vainf
+from .files import load_tool
 from .sunrgbd import build_sunrgbd
-
-TOOLS = Path(__file__).resolve().parents[2] / 'tools' / 'dataset_converters'
-
-
-def _infos_tool():
-    spec = importlib.util.spec_from_file_location(
-        'sunrgbd_infos', TOOLS / 'sunrgbd_infos.py')
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def sun37_label(samples_dir, wh=(640, 480)) -> np.ndarray:
@@ -66,7 +55,7 @@ def build_sunrgbd_seg(root, samples_dir,
     order_file = osp.join(root, 'label_order.txt')
     with open(order_file, 'w') as f:
         f.write('\n'.join(order) + '\n')
-    tool = _infos_tool()
+    tool = load_tool('sunrgbd_infos')
     out = dict(data_root=root, label=label)
     for split in ('train', 'test'):
         lines, problems = tool.build_infos(

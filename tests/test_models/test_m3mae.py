@@ -496,3 +496,41 @@ def test_image_predict_shapes():
     assert samples[0].pred_depth.shape == (1, H, W)
     assert isinstance(model, M3MAE) and not isinstance(model, M3MAEVideo)
     assert isinstance(stage1(), M3MAEStage1)
+
+
+def test_video_content_aware_masks_are_drawn_per_sample_on_its_own_clip():
+    """Under a runner every sample's mask comes from its own seeded
+    generator (a batch of 1); a content-aware masker must then be
+    conditioned on that sample's clip alone. It used to be conditioned on
+    the whole batch, so the shipped video configs stopped at their first
+    training step with 'scores (2, 12) do not fit ... 1 samples'."""
+    import uuid
+
+    from mmengine.logging import MessageHub
+
+    from mmrgbd.models.algorithms.base import sample_mask_seed
+    from mmrgbd.structures import RGBDDataSample
+    model = build(video_cfg(masker=dict(
+        type='InformationWeightedMasker', patch_size=VP, tubelet_size=TP,
+        mask_ratios=dict(rgb=0.5, depth=0.5))))
+    hub = MessageHub.get_instance(f'test-{uuid.uuid4().hex}')
+    hub.update_info('base_seed', 7)
+    hub.update_info('iter', 3)
+    x = video_inputs(B=2)
+    x['rgb'][1, :, 1::2] = 0.  # sample 1 flickers: other scores
+    drawn = []
+    generate = model.generate_mask
+    model.generate_mask = lambda inputs, generator=None: drawn.append(
+        generate(inputs, generator)) or drawn[-1]
+    samples = [RGBDDataSample(metainfo=dict(sample_idx=i)) for i in (5, 6)]
+    model(x, samples, mode='loss')
+    (masks, ) = drawn
+    grids = model.grid_sizes(x)
+    for b, idx in enumerate((5, 6)):
+        own = {m: v[b:b + 1] for m, v in model.encoder_inputs(x).items()}
+        with model.masker.conditioned_on(own):
+            ref = model.masker(1, grids, generator=torch.Generator()
+                               .manual_seed(sample_mask_seed(7, 3, idx)))
+        for m in ('rgb', 'depth'):
+            assert masks[m].shape == (2, 12)
+            assert torch.equal(masks[m][b], ref[m][0]), (b, m)

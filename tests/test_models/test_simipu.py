@@ -808,25 +808,15 @@ def test_shipped_kitti_pipeline_keeps_camera_view_points(kitti_root):
 
 
 def shrunk_kitti_model(cfg):
-    """The shipped model, narrower and with fewer sampled points: a 4-stage
-    ResNet-18 of 8 base channels (C5 at stride 32, as shipped) and the
-    shipped SA layers (radii, group sizes, D-FPS / FS / F-FPS + D-FPS) with
-    few channels and 512 / 256 / 128 + 128 points (the shipped 4096 / 1024 /
-    512 + 512 take ~20 s per forward on a CPU; see
+    """The shipped model, narrower and with fewer sampled points (the
+    guard's :func:`real_layouts.registry.shrink_simipu`; the shipped 4096 /
+    1024 / 512 + 512 points take ~20 s per forward on a CPU, see
     tools/analysis/simipu_kitti_points_in_image.py for those). SyncBN -> BN
     for a single process."""
+    from real_layouts.registry import shrink_simipu
     model = copy.deepcopy(cfg.model)
-    model.img_backbone.update(depth=18, base_channels=8,
-                              norm_cfg=dict(type='BN', requires_grad=True))
-    model.pts_backbone.sa_cfg.update(
-        num_points=(512, 256, (128, 128)),
-        fps_sample_range_lists=((-1), (-1), (256, -1)),
-        sa_channels=(((8, ), (8, ), (8, )), ((8, ), (8, ), (8, )),
-                     ((8, ), (8, ), (16, ))),
-        aggregation_channels=(16, 16, 32))
-    model.intra_proj.update(in_channels=32, hid_channels=32)
-    model.inter_pts_proj.update(in_channels=32, hid_channels=32)
-    model.inter_img_proj.update(in_channels=64, hid_channels=32)
+    shrink_simipu(model)
+    model.img_backbone.norm_cfg = dict(type='BN', requires_grad=True)
     return model
 
 

@@ -175,3 +175,24 @@ def test_overriding_max_iters_stretches_the_schedule():
     # a 1-iteration run keeps a valid schedule (empty parts are dropped)
     cfg, _ = _merged(tool, '--cfg-options', 'train_cfg.max_iters=1')
     assert [(s.begin, s.end) for s in cfg.param_scheduler] == [(0, 1)]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU fallback')
+def test_a_config_amp_optim_wrapper_trains_fp32_without_cuda():
+    """A config's own AmpOptimWrapper (e.g. mmpretrain's linear-probe
+    recipe) asserts a GPU when built: without CUDA every launcher, the
+    single-process one included, turns it into a plain fp32 OptimWrapper
+    (it used to happen for torchrun only)."""
+    from mmengine.config import Config
+    from mmengine.optim import OptimWrapper, build_optim_wrapper
+
+    from mmrgbd.engine.runner import setup_distributed_for_device
+    cfg = Config(dict(optim_wrapper=dict(
+        type='AmpOptimWrapper', loss_scale='dynamic',
+        optimizer=dict(type='SGD', lr=0.1))))
+    with pytest.warns(UserWarning, match='AmpOptimWrapper needs CUDA'):
+        setup_distributed_for_device(cfg, 'none')
+    assert cfg.optim_wrapper == dict(type='OptimWrapper',
+                                     optimizer=dict(type='SGD', lr=0.1))
+    wrapper = build_optim_wrapper(torch.nn.Linear(2, 1), cfg.optim_wrapper)
+    assert type(wrapper) is OptimWrapper

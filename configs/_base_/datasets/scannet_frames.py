@@ -36,7 +36,8 @@ train_dataloader = dict(
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
-        scene_list='data/scannet/scannetv2_train.txt',
+        # relative to data_root: data/scannet/scannetv2_train.txt
+        scene_list='../scannetv2_train.txt',
         frame_skip=25,
         depth_unit='mm',
         pipeline=train_pipeline),

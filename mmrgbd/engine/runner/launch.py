@@ -14,13 +14,23 @@ def setup_distributed_for_device(cfg, launcher: str) -> None:
     would call ``torch.cuda.set_device`` and crash, so the gloo process group
     is created here first (MMEngine then sees an initialised group and skips
     its own), the backend in ``env_cfg.dist_cfg`` is set to gloo, and DDP is
-    wrapped with ``device_ids=None`` as CPU DDP requires.
+    wrapped with ``device_ids=None`` as CPU DDP requires. Without CUDA a
+    config's ``AmpOptimWrapper`` (which asserts a GPU) becomes a plain fp32
+    ``OptimWrapper``, with a warning, for every launcher.
 
     Args:
         cfg (Config): The runner config.
         launcher (str): ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
     """
-    if launcher == 'none' or torch.cuda.is_available():
+    if torch.cuda.is_available():
+        return
+    if cfg.get('optim_wrapper', {}).get('type') == 'AmpOptimWrapper':
+        # MMEngine's AmpOptimWrapper asserts a GPU (e.g. mmpretrain's
+        # linear-probe recipe sets it): train in fp32 instead
+        warnings.warn('AmpOptimWrapper needs CUDA; training in fp32.')
+        cfg.optim_wrapper.type = 'OptimWrapper'
+        cfg.optim_wrapper.pop('loss_scale', None)
+    if launcher == 'none':
         return
     if launcher != 'pytorch':
         raise RuntimeError(
@@ -38,10 +48,6 @@ def setup_distributed_for_device(cfg, launcher: str) -> None:
         type='MMDistributedDataParallel')
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
-    if cfg.get('optim_wrapper', {}).get('type') == 'AmpOptimWrapper':
-        warnings.warn('AmpOptimWrapper needs CUDA; training in fp32.')
-        cfg.optim_wrapper.type = 'OptimWrapper'
-        cfg.optim_wrapper.pop('loss_scale', None)
 
 
 def build_runner(cfg):

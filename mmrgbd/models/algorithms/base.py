@@ -129,23 +129,35 @@ class BaseRGBDSelfSupervisor(BaseModel):
         """
         x = self.encoder_inputs(inputs)
         batch_size = next(iter(x.values())).shape[0]
-        device = next(iter(x.values())).device
         grids = self.grid_sizes(inputs)
         seeds = None if generator is not None else self._sample_seeds()
         if seeds is None or len(seeds) != batch_size:
-            return self.masker(
-                batch_size, grids, generator=generator, device=device)
+            return self._draw_masks(x, grids, generator)
         per_sample = [
-            self.masker(
-                1,
-                grids,
-                generator=torch.Generator().manual_seed(seed),
-                device=device) for seed in seeds
+            self._draw_masks({m: v[i:i + 1] for m, v in x.items()}, grids,
+                             torch.Generator().manual_seed(seed))
+            for i, seed in enumerate(seeds)
         ]
         return {
             m: torch.cat([v[m] for v in per_sample])  # (B, N_m)
             for m in per_sample[0]
         }
+
+    def _draw_masks(self, x: Dict[str, torch.Tensor], grids: dict,
+                    generator: Optional[torch.Generator]
+                    ) -> Dict[str, torch.Tensor]:
+        """The masker's masks for the batch ``x``; a content-aware masker
+        (``needs_inputs``, e.g. ``InformationWeightedMasker``) is
+        conditioned on ``x`` itself, so a per-sample draw sees that
+        sample's content only."""
+        batch_size = next(iter(x.values())).shape[0]
+        device = next(iter(x.values())).device
+        if not getattr(self.masker, 'needs_inputs', False):
+            return self.masker(
+                batch_size, grids, generator=generator, device=device)
+        with self.masker.conditioned_on(x):
+            return self.masker(
+                batch_size, grids, generator=generator, device=device)
 
     def _sample_seeds(self) -> Optional[List[int]]:
         """Per-sample mask seeds of the current forward, or None."""

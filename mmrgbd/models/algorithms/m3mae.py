@@ -286,14 +286,6 @@ class M3MAE(BaseRGBDSelfSupervisor):
         return [t for t in self.TERMS if self.loss_weights[t] != 0.]
 
     # ------------------------------------------------------------------ #
-    def generate_mask(self, inputs: dict, *args, **kwargs):
-        """Masks of the masker; content-aware maskers (``needs_inputs``,
-        e.g. ``InformationWeightedMasker``) see the preprocessed inputs."""
-        if not getattr(self.masker, 'needs_inputs', False):
-            return super().generate_mask(inputs, *args, **kwargs)
-        with self.masker.conditioned_on(self.encoder_inputs(inputs)):
-            return super().generate_mask(inputs, *args, **kwargs)
-
     def target_of(self, inputs: dict, modality: str, grid):
         """Target patches (and depth valid mask) of a modality.
 

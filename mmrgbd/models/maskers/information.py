@@ -70,9 +70,10 @@ class InformationWeightedMasker(BaseMasker):
     makes a static clip (all scores 0) fall back to uniform random masking.
 
     The masker needs the clip: algorithms call it inside
-    ``with masker.conditioned_on(inputs):`` (``M3MAE.generate_mask`` does),
-    where ``inputs`` holds each listed modality's preprocessed clip
-    (B, C, T, H, W). Without that context it raises.
+    ``with masker.conditioned_on(inputs):`` (``BaseRGBDSelfSupervisor.
+    generate_mask`` does, with each sample's own clip when masks are drawn
+    per sample), where ``inputs`` holds each listed modality's preprocessed
+    clip (B, C, T, H, W). Without that context it raises.
 
     Args:
         mask_ratios (dict[str, float]): Fraction of tokens to **hide** per
