@@ -16,7 +16,6 @@ test (issue 11, "The end-to-end chain").
 """
 import ast
 import glob
-import importlib.util
 import os
 import os.path as osp
 import re
@@ -25,6 +24,8 @@ import sys
 
 import numpy as np
 import pytest
+from real_layouts.files import load_tool
+from test_export_vit import load_tool as load_export_vit  # same folder
 from test_train_tools import _env  # same folder: PYTHONPATH, 1 thread
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -40,15 +41,6 @@ def _run(*args):
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout, proc.stderr
-
-
-def _tool(path):
-    """``main`` of a script under tools/ (scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location(
-        osp.splitext(osp.basename(path))[0], osp.join(ROOT, path))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
 
 
 def _loaders(**values):
@@ -97,14 +89,14 @@ def chain(tmp_path_factory):
          'model.neck.embed_dims=32', 'model.neck.num_layers=1',
          'model.neck.num_heads=2')
     pre_ckpt = str(work / 'pre' / 'iter_2.pth')
-    export = _tool('tools/model_converters/export_vit.py')
+    export = load_export_vit().main
     for name, size in (('240x320', ['240', '320']), ('480', ['480'])):
         assert export([pre_ckpt, str(work / f'rgb_mmseg-{name}.pth'),
                        '--target', 'mmseg', '--img-size', *size]) == 0
     # 4 train + 2 test rooms at NYUv2's 640x480
-    _tool('tools/dataset_converters/synthetic_to_nyuv2.py')(
+    load_tool('synthetic_to_nyuv2').main(
         [str(work / 'nyuv2'), '--num-train', '4', '--num-test', '2'])
-    _tool('tools/dataset_converters/nyuv2_png_to_mmseg_depth.py')(
+    load_tool('nyuv2_png_to_mmseg_depth').main(
         [str(work / 'nyuv2'), str(work / 'nyu_labeled')])
     return work
 

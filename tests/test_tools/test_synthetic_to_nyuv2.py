@@ -1,8 +1,5 @@
 """tools/dataset_converters/synthetic_to_nyuv2.py: synthetic rooms in the
 NYUv2 PNG layout, read back by NYUv2SegDataset."""
-import importlib.util
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
@@ -10,20 +7,11 @@ import pytest
 from mmrgbd.datasets import NYUv2SegDataset
 from mmrgbd.datasets.nyuv2 import NYU13_CLASSES, NYU40_CLASSES
 from mmrgbd.datasets.synthetic import SYNTHETIC_CLASSES, render_sample
-
-TOOL = Path(__file__).resolve().parents[2] / 'tools' / 'dataset_converters' \
-    / 'synthetic_to_nyuv2.py'
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location('synthetic_to_nyuv2', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from real_layouts.files import load_tool
 
 
 def test_frames_are_the_rendered_rooms(tmp_path):
-    tool = load_tool()
+    tool = load_tool('synthetic_to_nyuv2')
     tool.main([str(tmp_path), '--num-train', '2', '--num-test', '1',
                '--img-size', '48', '64', '--seed', '3'])
     assert (tmp_path / 'train.txt').read_text() == '1\n2\n'
@@ -65,9 +53,10 @@ def test_40_to_13_map_is_the_official_file(samples_dir):
     m13 = loadmat(str(samples_dir / 'nyuv2_labeled_vainf' /
                       'class13Mapping.mat'))['classMapping13']
     official = np.asarray(m13['labels13'][0, 0]).ravel().tolist()
-    assert list(load_tool().NYU40_TO_13) == official
+    assert list(load_tool('synthetic_to_nyuv2').NYU40_TO_13) == official
 
 
 def test_empty_split_is_refused(tmp_path):
     with pytest.raises(ValueError, match='num_test'):
-        load_tool().write_synthetic_nyuv2(str(tmp_path), 2, 0)
+        load_tool('synthetic_to_nyuv2').write_synthetic_nyuv2(
+            str(tmp_path), 2, 0)
