@@ -1,3 +1,7 @@
+from .layer_decay import BackboneLayerDecayOptimWrapperConstructor
 from .multi_optimizer import MultiOptimizer, MultiOptimWrapperConstructor
 
-__all__ = ['MultiOptimizer', 'MultiOptimWrapperConstructor']
+__all__ = [
+    'BackboneLayerDecayOptimWrapperConstructor', 'MultiOptimizer',
+    'MultiOptimWrapperConstructor'
+]
