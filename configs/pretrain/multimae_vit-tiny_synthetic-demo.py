@@ -54,8 +54,11 @@ train_pipeline = [
 train_dataloader = dict(
     batch_size=8,
     num_workers=1,
+    # semantic input/target = simulated pseudo labels, as the paper's
+    # Mask2Former labels of ImageNet (not the rendered ground truth; see
+    # projects/multimae/README.md)
     dataset=dict(
         num_samples=4800, img_size=(120, 160), seed=0,
-        pipeline=train_pipeline))
+        semseg_source='pseudo', pipeline=train_pipeline))
 
 custom_hooks = [dict(type='ReconstructionVisualizationHook', interval=100)]

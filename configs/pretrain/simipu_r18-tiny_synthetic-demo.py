@@ -2,9 +2,9 @@
 # rendered scenes' LiDAR scans (SyntheticRGBDScenes(with_points=True), 96x128
 # images), with the shipped gradients, optimiser groups and view-beta mirror.
 # Trains on a CPU in minutes; the intra-modal loss falls, the inter-modal one
-# stays near chance (ln 512 = 6.24): the synthetic LiDAR reflectivity is drawn
-# independently of the objects' colours, and with use_xyz=False the point
-# features see intensities only, which the image cannot predict (see
+# falls below chance (ln 512 = 6.24) but slowly: with use_xyz=False the point
+# features see the LiDAR intensity, which the image predicts only in part
+# (synthetic reflectivity = visible albedo x a per-material NIR ratio; see
 # projects/simipu/README.md).
 #   python tools/train.py configs/pretrain/simipu_r18-tiny_synthetic-demo.py
 _base_ = [

@@ -33,7 +33,10 @@ __all__ = [
     'SyntheticRGBDScenes', 'SyntheticScene', 'generate_scene', 'cast_rays',
     'render_view', 'scan_lidar', 'render_sample', 'sample_rngs',
     'sample_scene', 'look_rotation', 'sample_trajectory', 'intrinsics_for',
-    'lidar_to_cam', 'SYNTHETIC_CLASSES', 'SYNTHETIC_PALETTE'
+    'lidar_to_cam', 'lidar_reflectivity', 'NIR_RATIO_RANGE',
+    'simulate_pseudo_labels', 'PSEUDO_LABEL_CONFUSIONS',
+    'PSEUDO_LABEL_DEFAULTS',
+    'SYNTHETIC_CLASSES', 'SYNTHETIC_PALETTE'
 ]
 
 SYNTHETIC_CLASSES = ('floor', 'wall', 'ceiling', 'door', 'window', 'table',
@@ -53,6 +56,11 @@ _FACE_OF_EXIT = np.array(
 # Texture kinds.
 _PLAIN, _CHECKER, _STRIPES, _NOISE = range(4)
 _SPHERE_AXIS = 3  # ``axis`` code of sphere hits (0, 1, 2 = axis normal)
+
+#: Range of the per-material ratio of near-infrared reflectance to visible
+#: luminance (:func:`lidar_reflectivity`).
+NIR_RATIO_RANGE = (0.75, 1.25)
+_LUMA = (0.2126, 0.7152, 0.0722)  # Rec. 709 luminance weights
 
 _NEAR = 0.05  # metres; near plane used for culling
 _FPS = 30.0  # base frame rate of the clip trajectories
@@ -77,13 +85,15 @@ class SyntheticScene:
         texture (np.ndarray): (N_obj,) texture kind (plain, checker, stripes,
             noise).
         tex_scale (np.ndarray): (N_obj,) texture period in metres.
-        reflectivity (np.ndarray): (N_obj,) LiDAR reflectivity in [0, 1].
+        nir_ratio (np.ndarray): (N_obj,) ratio of the material's
+            near-infrared (LiDAR) reflectance to the luminance of its visible
+            albedo (see :func:`lidar_reflectivity`).
         light (np.ndarray): (3,) point light position.
         noise_tile (np.ndarray): (32, 32) periodic noise in [0, 1].
     """
 
     def __init__(self, size, boxes_lo, boxes_hi, spheres, obj_class, color1,
-                 color2, texture, tex_scale, reflectivity, light, noise_tile):
+                 color2, texture, tex_scale, nir_ratio, light, noise_tile):
         self.size = np.asarray(size, dtype=np.float64)
         self.boxes_lo = np.asarray(boxes_lo, dtype=np.float64).reshape(-1, 3)
         self.boxes_hi = np.asarray(boxes_hi, dtype=np.float64).reshape(-1, 3)
@@ -93,7 +103,7 @@ class SyntheticScene:
         self.color2 = np.asarray(color2, dtype=np.float32)
         self.texture = np.asarray(texture, dtype=np.int8)
         self.tex_scale = np.asarray(tex_scale, dtype=np.float32)
-        self.reflectivity = np.asarray(reflectivity, dtype=np.float32)
+        self.nir_ratio = np.asarray(nir_ratio, dtype=np.float32)
         self.light = np.asarray(light, dtype=np.float64)
         self.noise_tile = np.asarray(noise_tile, dtype=np.float32)
 
@@ -322,7 +332,10 @@ def generate_scene(rng: np.random.Generator,
     color2 = np.empty((n_obj, 3))
     texture = np.empty(n_obj, np.int8)
     tex_scale = np.empty(n_obj)
-    refl = rng.uniform(0.1, 0.9, size=n_obj)
+    # NIR / visible ratio per material (the same number of draws as the
+    # former colour-independent reflectivity, so rooms and images are as
+    # before)
+    nir_ratio = rng.uniform(*NIR_RATIO_RANGE, size=n_obj)
 
     def material(i, cls, kinds, scale_rng, lo=0.15, hi=0.95):
         obj_class[i] = cls
@@ -359,7 +372,7 @@ def generate_scene(rng: np.random.Generator,
                           color2=color2,
                           texture=texture,
                           tex_scale=tex_scale,
-                          reflectivity=refl,
+                          nir_ratio=nir_ratio,
                           light=light,
                           noise_tile=_periodic_noise(rng))
 
@@ -653,6 +666,53 @@ def _texture(scene, p, axis, obj):
     return m
 
 
+def _albedo(scene, p, axis, obj) -> List[np.ndarray]:
+    """Visible albedo of every hit: ``color1 + m * (color2 - color1)`` of the
+    hit object with its texture mix ``m`` (:func:`_texture`).
+
+    Returns:
+        list[np.ndarray]: R, G, B arrays of shape S (float32, [0, 1]).
+    """
+    m = _texture(scene, p, axis, obj)
+    out = []
+    for c in range(3):
+        c1 = scene.color1[:, c]
+        diff = scene.color2[:, c] - c1
+        out.append(c1[obj] + m * diff[obj])
+    return out
+
+
+def lidar_reflectivity(scene: SyntheticScene, p, axis: np.ndarray,
+                       obj: np.ndarray) -> np.ndarray:
+    """Near-infrared (LiDAR) reflectivity of surface hits.
+
+    Model: the reflectivity of a diffuse surface at the LiDAR wavelength
+    follows its visible albedo -- bright paint, paper or fabric return more
+    than dark ones -- but not exactly (dyes and pigments differ between the
+    visible and the near infrared). So the reflectivity of a hit is the
+    Rec. 709 luminance of the **local** albedo (texture included, as the
+    camera sees it before shading) times the material's ``nir_ratio``
+    (drawn per object in ``NIR_RATIO_RANGE``), clipped to [0, 1]. The LiDAR
+    intensity is this reflectivity times ``|cos incidence|``
+    (:func:`scan_lidar`); the image shows the same albedo under the room's
+    lighting, so the image predicts the intensity up to shading and the
+    material's ratio -- as on real scans, where intensity follows road
+    paint, plates and vegetation that the image shows.
+
+    Args:
+        scene (SyntheticScene): The scene.
+        p (Sequence[np.ndarray]): World hit coordinates (x, y, z), shape S.
+        axis (np.ndarray): Normal axis code of the hits (S).
+        obj (np.ndarray): Object id of the hits (S).
+
+    Returns:
+        np.ndarray: (S) float32 reflectivity in [0, 1].
+    """
+    r, g, b = _albedo(scene, p, axis, obj)
+    luma = _LUMA[0] * r + _LUMA[1] * g + _LUMA[2] * b
+    return np.clip(scene.nir_ratio[obj] * luma, 0, 1).astype(np.float32)
+
+
 def _cull_regions(scene, cam2world, K, img_size):
     """Pixel rectangles that can see each box / sphere (projected bounds)."""
     h, w = img_size
@@ -704,7 +764,9 @@ def render_view(scene: SyntheticScene,
     Returns:
         dict: ``rgb`` uint8 (H, W, 3), ``depth`` float32 (H, W) metres
         (0 where invalid), ``depth_valid`` bool (H, W), ``semseg`` int64
-        (H, W) class ids, ``depth_gt`` float32 (H, W) hole-free z-depth.
+        (H, W) class ids, ``instance`` int16 (H, W) object ids (faces 0-5,
+        then boxes, spheres), ``depth_gt`` float32 (H, W) hole-free
+        z-depth.
     """
     h, w = img_size
     xn, yn, inv_norm = _camera_rays(h, w, float(K[0, 0]), float(K[1, 1]),
@@ -724,12 +786,7 @@ def render_view(scene: SyntheticScene,
     ndotl = (n[0] * vx + n[1] * vy + n[2] * vz) / np.sqrt(dist2)
     lambert = np.maximum(ndotl, 0) * (6.0 / (4.0 + dist2))
     shade = (0.35 * 255) + (0.8 * 255) * lambert  # (H, W)
-    m = _texture(scene, p, axis, obj)
-    channels = []
-    for c in range(3):  # albedo = color1 + m * (color2 - color1), shaded
-        c1 = scene.color1[:, c]
-        diff = scene.color2[:, c] - c1
-        channels.append((c1[obj] + m * diff[obj]) * shade)
+    channels = [a * shade for a in _albedo(scene, p, axis, obj)]
     rgb = cv2.convertScaleAbs(cv2.merge(channels))  # (H, W, 3) uint8
 
     # depth holes
@@ -753,6 +810,7 @@ def render_view(scene: SyntheticScene,
                 depth=depth,
                 depth_valid=valid,
                 semseg=scene.obj_class[obj],
+                instance=obj,
                 depth_gt=t.astype(np.float32))
 
 
@@ -768,7 +826,8 @@ def scan_lidar(scene: SyntheticScene,
     """Scan the room with a virtual spinning LiDAR (same ray caster).
 
     ``num_beams`` elevation rings times ``num_azimuths`` full-circle azimuths;
-    intensity = reflectivity x |cos incidence|. Some returns drop out at
+    intensity = reflectivity x |cos incidence|, the reflectivity following
+    the local albedo (:func:`lidar_reflectivity`). Some returns drop out at
     random; ranges get Gaussian noise (along the ray).
 
     Args:
@@ -801,9 +860,10 @@ def scan_lidar(scene: SyntheticScene,
     ]  # 3 x (B, A) unit world directions
     origin = lidar2world[:3, 3]
     t, obj, axis = cast_rays(scene, origin, dirs)
-    _, n = _surface(scene, origin, dirs, t, obj, axis)
+    p, n = _surface(scene, origin, dirs, t, obj, axis)
     cos_inc = np.abs(n[0] * dirs[0] + n[1] * dirs[1] + n[2] * dirs[2])
-    intensity = np.clip(scene.reflectivity[obj] * cos_inc, 0, 1)
+    intensity = np.clip(
+        lidar_reflectivity(scene, p, axis, obj) * cos_inc, 0, 1)
     keep = t < max_range
     if rng is not None:
         t = t + rng.normal(0, range_noise, t.shape).astype(np.float32)
@@ -811,6 +871,94 @@ def scan_lidar(scene: SyntheticScene,
     pts = np.stack([local[0] * t, local[1] * t, local[2] * t, intensity],
                    axis=-1)  # (B, A, 4)
     return pts[keep].astype(np.float32)  # (N, 4)
+
+
+# ----------------------------------------------------------------------------
+# pseudo labels
+# ----------------------------------------------------------------------------
+#: Classes an off-the-shelf segmenter confuses with each class (similar
+#: shape or context); room faces (floor, wall, ceiling) are never confused.
+PSEUDO_LABEL_CONFUSIONS = {
+    _CLS['door']: (_CLS['wall'], _CLS['cabinet']),
+    _CLS['window']: (_CLS['wall'], ),
+    _CLS['table']: (_CLS['cabinet'], _CLS['bed']),
+    _CLS['cabinet']: (_CLS['box'], _CLS['table'], _CLS['door']),
+    _CLS['bed']: (_CLS['table'], ),
+    _CLS['box']: (_CLS['cabinet'], _CLS['ball']),
+    _CLS['ball']: (_CLS['box'], ),
+}
+
+#: ``semseg_source`` values of :func:`render_sample`.
+SEMSEG_SOURCES = ('gt', 'pseudo')
+
+#: Default error model of :func:`simulate_pseudo_labels`.
+PSEUDO_LABEL_DEFAULTS = dict(
+    confusion_prob=0.2, min_area=0.004, boundary_jitter=0.02)
+
+
+def simulate_pseudo_labels(semseg: np.ndarray,
+                           instance: np.ndarray,
+                           rng: np.random.Generator,
+                           confusion_prob: float = 0.2,
+                           min_area: float = 0.004,
+                           boundary_jitter: float = 0.02) -> np.ndarray:
+    """Degrade a ground-truth label map as an off-the-shelf segmenter would.
+
+    MultiMAE pre-trains on **pseudo labels** (a COCO Mask2Former run on
+    ImageNet), not on ground truth. This is a documented model of such a
+    labeller's errors, applied in this order:
+
+    1. **Class confusions per segment**: every object that is not a room face
+       is, with probability ``confusion_prob``, labelled as a confusable
+       class (:data:`PSEUDO_LABEL_CONFUSIONS`, uniformly among them) --
+       the whole segment, as a segmenter labels masks, not pixels.
+    2. **Missed small objects**: an object covering less than ``min_area``
+       of the image takes the most frequent label around it (a 1-pixel ring
+       outside its mask).
+    3. **Imprecise boundaries**: the map is resampled (nearest) through a
+       smooth random displacement field (a 4 x 5 grid of Gaussian offsets,
+       std ``boundary_jitter`` x image width, bilinearly upsampled), so
+       boundaries wander by a few pixels while region interiors stay.
+
+    Args:
+        semseg (np.ndarray): (H, W) ground-truth class ids.
+        instance (np.ndarray): (H, W) object ids; room faces are 0-5.
+        rng (np.random.Generator): The only source of randomness.
+        confusion_prob (float): Per-object confusion probability.
+        min_area (float): Smallest detected object, fraction of the image.
+        boundary_jitter (float): Displacement std, fraction of the width.
+
+    Returns:
+        np.ndarray: (H, W) int64 pseudo labels.
+    """
+    h, w = semseg.shape
+    out = semseg.astype(np.int64).copy()
+    ids, first, counts = np.unique(instance, return_index=True,
+                                   return_counts=True)
+    classes = out.ravel()[first]
+    objects = ids >= 6  # room faces are never confused nor missed
+    draws = rng.random(len(ids))  # one draw per object, faces included
+    picks = rng.random(len(ids))
+    for k in np.flatnonzero(objects):
+        alts = PSEUDO_LABEL_CONFUSIONS.get(int(classes[k]))
+        if alts and draws[k] < confusion_prob:
+            out[instance == ids[k]] = alts[int(picks[k] * len(alts))]
+    kernel = np.ones((3, 3), np.uint8)
+    for k in np.flatnonzero(objects & (counts < min_area * h * w)):
+        mask = (instance == ids[k]).astype(np.uint8)
+        ring = cv2.dilate(mask, kernel).astype(bool) & ~mask.astype(bool)
+        if ring.any():
+            vals, n = np.unique(out[ring], return_counts=True)
+            out[mask.astype(bool)] = vals[np.argmax(n)]
+    if boundary_jitter > 0:
+        coarse = rng.normal(0, boundary_jitter * w, size=(2, 4, 5))
+        dx, dy = (cv2.resize(c.astype(np.float32), (w, h),
+                             interpolation=cv2.INTER_LINEAR) for c in coarse)
+        gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)  # (H, W) each
+        out = cv2.remap(out.astype(np.float32), gx + dx, gy + dy,
+                        interpolation=cv2.INTER_NEAREST,
+                        borderMode=cv2.BORDER_REPLICATE).astype(np.int64)
+    return out
 
 
 # ----------------------------------------------------------------------------
@@ -824,11 +972,13 @@ def sample_rngs(seed: int, index: int) -> Dict[str, np.random.Generator]:
         index (int): Sample index.
 
     Returns:
-        dict[str, np.random.Generator]: ``scene``, ``camera``, ``holes`` and
-        ``lidar`` generators spawned from ``SeedSequence([seed, index])``.
+        dict[str, np.random.Generator]: ``scene``, ``camera``, ``holes``,
+        ``lidar`` and ``pseudo`` (pseudo-label errors) generators spawned
+        from ``SeedSequence([seed, index])`` (a child's stream does not
+        depend on how many are spawned).
     """
-    children = np.random.SeedSequence([int(seed), int(index)]).spawn(4)
-    names = ('scene', 'camera', 'holes', 'lidar')
+    children = np.random.SeedSequence([int(seed), int(index)]).spawn(5)
+    names = ('scene', 'camera', 'holes', 'lidar', 'pseudo')
     return {n: np.random.default_rng(c) for n, c in zip(names, children)}
 
 
@@ -853,13 +1003,15 @@ def render_sample(seed: int,
                   num_frames: int = 16,
                   frame_interval: int = 4,
                   lidar_cfg: Optional[dict] = None,
+                  semseg_source: str = 'gt',
+                  pseudo_label_cfg: Optional[dict] = None,
                   with_depth_gt: bool = False) -> dict:
     """Render sample ``index`` of the synthetic dataset with ``seed``.
 
-    A pure function of its arguments: the scene, the camera, the depth holes
-    and the LiDAR noise come from independent streams of
-    :func:`sample_rngs`, so the scene and the camera do not depend on the
-    image size or on ``with_points``.
+    A pure function of its arguments: the scene, the camera, the depth holes,
+    the LiDAR noise and the pseudo-label errors come from independent
+    streams of :func:`sample_rngs`, so the scene and the camera do not
+    depend on the image size, ``with_points`` or ``semseg_source``.
 
     Args:
         seed (int): Dataset seed.
@@ -870,6 +1022,12 @@ def render_sample(seed: int,
         num_frames (int): Clip length T. Defaults to 16.
         frame_interval (int): Clip stride in 30 fps base frames.
         lidar_cfg (dict, optional): Extra arguments of :func:`scan_lidar`.
+        semseg_source (str): ``'gt'`` (the rendered classes) or
+            ``'pseudo'`` (:func:`simulate_pseudo_labels` of them, each frame
+            on its own as a per-image labeller).
+        pseudo_label_cfg (dict, optional): Arguments of
+            :func:`simulate_pseudo_labels` (default
+            :data:`PSEUDO_LABEL_DEFAULTS`).
         with_depth_gt (bool): Also return ``depth_gt``, the hole-free
             z-depth (what a dataset's in-painted "filled" depth stands for).
 
@@ -882,6 +1040,9 @@ def render_sample(seed: int,
     """
     if mode not in ('frame', 'clip'):
         raise ValueError(f"mode must be 'frame' or 'clip', got {mode!r}")
+    if semseg_source not in SEMSEG_SOURCES:
+        raise ValueError(f'semseg_source must be one of {SEMSEG_SOURCES}, '
+                         f'got {semseg_source!r}')
     rngs = sample_rngs(seed, index)
     scene = generate_scene(rngs['scene'])
     K = intrinsics_for(img_size, np.deg2rad(rngs['camera'].uniform(55.0,
@@ -894,6 +1055,11 @@ def render_sample(seed: int,
     views = [
         render_view(scene, pose, K, img_size, rngs['holes']) for pose in poses
     ]
+    if semseg_source == 'pseudo':
+        cfg = dict(PSEUDO_LABEL_DEFAULTS, **(pseudo_label_cfg or {}))
+        for v in views:
+            v['semseg'] = simulate_pseudo_labels(v['semseg'], v['instance'],
+                                                 rngs['pseudo'], **cfg)
     out = dict(intrinsics=K)
     keys = ('rgb', 'depth', 'depth_valid', 'semseg') + (
         ('depth_gt', ) if with_depth_gt else ())
@@ -945,6 +1111,12 @@ class SyntheticRGBDScenes(BaseRGBDDataset):
             Defaults to None (all 10).
         ignore_index (int): Label of unlabelled pixels. Defaults to 255.
         lidar_cfg (dict, optional): Extra arguments of :func:`scan_lidar`.
+        semseg_source (str): ``'gt'`` (default): the rendered classes;
+            ``'pseudo'``: the labels an imperfect off-the-shelf segmenter
+            would give (:func:`simulate_pseudo_labels`), as MultiMAE's
+            pseudo-labelled pre-training data.
+        pseudo_label_cfg (dict, optional): Arguments of
+            :func:`simulate_pseudo_labels`.
         cache_dir (str, optional): Store rendered samples as ``.npz`` here and
             reuse them. Defaults to None (render every time).
         pipeline (list): Data transforms.
@@ -967,6 +1139,8 @@ class SyntheticRGBDScenes(BaseRGBDDataset):
                  num_classes: Optional[int] = None,
                  ignore_index: int = 255,
                  lidar_cfg: Optional[dict] = None,
+                 semseg_source: str = 'gt',
+                 pseudo_label_cfg: Optional[dict] = None,
                  cache_dir: Optional[str] = None,
                  pipeline: Sequence[Union[dict, callable]] = (),
                  test_mode: bool = False,
@@ -975,6 +1149,9 @@ class SyntheticRGBDScenes(BaseRGBDDataset):
             raise ValueError(f"mode must be 'frame' or 'clip', got {mode!r}")
         if with_points and mode != 'frame':
             raise ValueError('with_points is only supported in frame mode')
+        if semseg_source not in SEMSEG_SOURCES:
+            raise ValueError(f'semseg_source must be one of '
+                             f'{SEMSEG_SOURCES}, got {semseg_source!r}')
         if num_classes is None:
             num_classes = len(SYNTHETIC_CLASSES)
         if not 1 <= num_classes <= len(SYNTHETIC_CLASSES):
@@ -992,6 +1169,8 @@ class SyntheticRGBDScenes(BaseRGBDDataset):
         self.num_classes = int(num_classes)
         self.ignore_index = int(ignore_index)
         self.lidar_cfg = dict(lidar_cfg or {})
+        self.semseg_source = semseg_source
+        self.pseudo_label_cfg = dict(pseudo_label_cfg or {})
         self.cache_dir = cache_dir
         metainfo = dict(kwargs.pop('metainfo', None) or {})
         metainfo.setdefault('classes', SYNTHETIC_CLASSES[:self.num_classes])
@@ -1031,14 +1210,16 @@ class SyntheticRGBDScenes(BaseRGBDDataset):
         argument)."""
         if not self.cache_dir:
             return None
-        key = json.dumps(dict(v=1,
+        key = json.dumps(dict(v=2,
                               seed=self.seed,
                               size=self.img_size,
                               mode=self.mode,
                               points=self.with_points,
                               T=self.num_frames,
                               s=self.frame_interval,
-                              lidar=self.lidar_cfg),
+                              lidar=self.lidar_cfg,
+                              semseg=self.semseg_source,
+                              pseudo=self.pseudo_label_cfg),
                          sort_keys=True)
         digest = hashlib.sha1(key.encode()).hexdigest()[:12]
         return osp.join(self.cache_dir, f'synthetic_{digest}',
@@ -1069,7 +1250,8 @@ class SyntheticRGBDScenes(BaseRGBDDataset):
         if arrays is None:
             arrays = render_sample(self.seed, index, self.img_size, self.mode,
                                    self.with_points, self.num_frames,
-                                   self.frame_interval, self.lidar_cfg)
+                                   self.frame_interval, self.lidar_cfg,
+                                   self.semseg_source, self.pseudo_label_cfg)
             if path is not None:
                 os.makedirs(osp.dirname(path), exist_ok=True)
                 fd, tmp = tempfile.mkstemp(suffix='.npz',
