@@ -203,10 +203,12 @@ def shrink_mvxnet(model) -> None:
 
 
 def shrink_fcos3d(model) -> None:
-    """FCOS3D: ResNet-18 of 8 base channels, a 32-channel FPN and head
-    (32 channels keep the head's GroupNorm(32) valid)."""
-    model.backbone.update(depth=18, base_channels=8)
-    model.neck.update(in_channels=[8, 16, 32, 64], out_channels=32)
+    """FCOS3D: the shipped ResNet-50 (its bottlenecks carry the recipe's
+    DCNv2 in stages 3-4, which ResNet-18's basic blocks cannot) at 4 base
+    channels, a 32-channel FPN and head (32 channels keep the head's
+    GroupNorm(32) valid)."""
+    model.backbone.update(base_channels=4)
+    model.neck.update(in_channels=[16, 32, 64, 128], out_channels=32)
     head = model.bbox_head
     head.update(in_channels=32, feat_channels=32, cls_branch=(32, ),
                 dir_branch=(32, ), attr_branch=(32, ),
