@@ -131,21 +131,27 @@ def read_frame_vainf(samples_dir) -> Dict[str, np.ndarray]:
     return out
 
 
-def build_nyuv2_labeled(root, samples_dir, frame: str = '1407'
-                        ) -> Dict[str, object]:
+def build_nyuv2_labeled(root, samples_dir, frame: str = '1407',
+                        num_train: int = 1) -> Dict[str, object]:
     """Write the converter layout with one real frame (see module doc).
 
+    Args:
+        num_train (int): Under how many official train indices (the first
+            ones) the frame is listed (e.g. 2 for a training batch of two).
+
     Returns:
-        dict: ``data_root``, ``train_id`` and ``test_id`` (the indices the
-        frame is listed under), ``label13`` / ``label40`` (the written id
-        maps; ``label40`` None for frame 1407).
+        dict: ``data_root``, ``train_ids`` (the train indices the frame is
+        listed under), ``train_id`` (the first) and ``test_id``,
+        ``label13`` / ``label40`` (the written id maps; ``label40`` None
+        for frame 1407).
     """
     if frame not in ('1407', 'vainf'):
         raise ValueError(f"frame must be '1407' or 'vainf', got {frame!r}")
     root = str(root)
     f1407 = read_frame_1407(samples_dir)
     train, test = read_splits(samples_dir)
-    train_id = int(train[0])
+    train_ids = [int(i) for i in train[:num_train]]
+    train_id = train_ids[0]
     test_id = 1407 if frame == '1407' else int(test[0])
     files = dict(depth=f1407['depth'], rawdepth=f1407['rawdepth'])
     if frame == '1407':
@@ -157,10 +163,12 @@ def build_nyuv2_labeled(root, samples_dir, frame: str = '1407'
         os.makedirs(osp.join(root, sub), exist_ok=True)
         first = osp.join(root, sub, f'{train_id:04d}.png')
         assert cv2.imwrite(first, img)
-        shutil.copyfile(first, osp.join(root, sub, f'{test_id:04d}.png'))
+        for idx in (*train_ids[1:], test_id):
+            shutil.copyfile(first, osp.join(root, sub, f'{idx:04d}.png'))
     with open(osp.join(root, 'train.txt'), 'w') as f:
-        f.write(f'{train_id}\n')
+        f.write(''.join(f'{i}\n' for i in train_ids))
     with open(osp.join(root, 'test.txt'), 'w') as f:
         f.write(f'{test_id}\n')
-    return dict(data_root=root, train_id=train_id, test_id=test_id,
+    return dict(data_root=root, train_ids=train_ids, train_id=train_id,
+                test_id=test_id,
                 label13=files['label13'], label40=files.get('label40'))

@@ -19,6 +19,7 @@ from typing import Dict, Sequence
 import cv2
 import numpy as np
 
+from .files import load_tool
 from .scannet_seg import build_scannet_frames_25k
 
 #: nyu40 classes without instances in ScanNet's 2D instance images
@@ -77,4 +78,19 @@ def build_scannet_instances(root, samples_dir,
         for i in frame_ids:
             assert cv2.imwrite(osp.join(folder, f'{i:06d}.png'), encoded)
     out['instance'] = encoded.astype(np.int64)
+    return out
+
+
+def build_scannet_instances_coco(root, samples_dir, **kwargs
+                                 ) -> Dict[str, object]:
+    """:func:`build_scannet_instances` (``kwargs``) plus
+    ``scannet_train.coco.json`` / ``scannet_val.coco.json`` in ``root``,
+    written by ``tools/dataset_converters/scannet_instances_to_coco.py
+    --scenes scannetv2_<split>.txt`` as a user runs it."""
+    out = build_scannet_instances(root, samples_dir, **kwargs)
+    tool = load_tool('scannet_instances_to_coco')
+    for split in ('train', 'val'):
+        assert tool.main([str(root), osp.join(str(root),
+                                              f'scannet_{split}.coco.json'),
+                          '--scenes', out[f'{split}_list']])
     return out

@@ -77,7 +77,8 @@ HOW_TO_ADD = (
     'in width / depth only. See CONTRIBUTING.md, "Every config runs in the '
     'guard".')
 
-#: log keys each mmrgbd algorithm must report (besides ``loss``)
+#: log keys each mmrgbd algorithm (and the detector of the Mask R-CNN
+#: configs) must report (besides ``loss``); these models' backbones must train
 EXPECTED_LOG_KEYS = {
     'Mask3D': {'loss_depth'},
     'M3MAEStage1': {'loss_patch_nce'},
@@ -87,6 +88,8 @@ EXPECTED_LOG_KEYS = {
                    'acc_match'},
     'ProgressiveStage2': {'loss_depth', 'loss_denoise', 'loss_distill'},
     'SimIPU': {'loss_intra', 'loss_inter', 'acc_intra', 'acc_inter'},
+    'MaskRCNN': {'loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls', 'loss_bbox',
+                 'loss_mask'},
 }
 
 

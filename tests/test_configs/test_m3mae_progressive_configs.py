@@ -1,20 +1,14 @@
 """M3 3D and Progressive configs: the papers' numbers, the pipelines
 (inherited, never copied; every transform registered), stage-1 checkpoint
-wiring, contrast pairs in every video clip, and one CPU training step per
-config -- image configs on their dataset's real on-disk layout through their
-own unmodified pipeline, video configs on synthetic clips through their
-pipeline after the file loader (tiny ViTs)."""
+wiring, contrast pairs in every video clip, the SUN RGB-D train split. One
+training step of every config on its dataset's real layout is the guard's
+(tests/test_configs/test_every_config_on_real_layouts.py)."""
 import os.path as osp
 
-import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.dataset import pseudo_collate
-from mmengine.optim import build_optim_wrapper
-from real_layouts.imagenet_pseudo import build_imagenet_pseudo_list
-from real_layouts.scannet import build_scannet_frames
-from real_layouts.sunrgbd import build_sunrgbd
+from real_layouts.sunrgbd import build_sunrgbd_data
 
 from mmrgbd.models.algorithms import Stage1CheckpointError
 from mmrgbd.models.losses.patch_infonce import both_visible
@@ -339,199 +333,19 @@ def test_demos_have_visualisation_hooks():
         ]
 
 
-# --------------------------------------------------------------------- #
-# one training step per config
-# --------------------------------------------------------------------- #
-def shrink(cfg):
-    """Tiny ViT (the real-data configs use ViT-B); video clips smaller."""
-    m = cfg.model
-    m.backbone.arch = TINY_ARCH
-    if is_video(cfg):
-        m.backbone.img_size = (48, 48)
-        for mod in m.backbone.modalities.values():
-            mod.num_frames = 4
-    if m.get('neck'):
-        m.neck.update(in_channels=32, embed_dims=32, num_layers=1,
-                      num_heads=2)
-    head = m.get('head')
-    if head and 'type' in head:
-        head.update(in_channels=32)
-    elif head:
-        for h in head.values():
-            h.in_channels = 32
-            if h.get('fusion'):
-                h.fusion.num_heads = 2
-    return cfg
-
-
-def prepare(name):
-    cfg = load(name)
-    return cfg if is_demo(name) else shrink(cfg)
-
-
-def save_runner_checkpoint(model, path):
-    torch.save(
-        dict(meta=dict(seed=np.int64(0)), state_dict=model.state_dict(),
-             message_hub=dict(log=np.zeros(2))), path)
-
-
-def point_pretrained_inits_at(cfg, folder):
-    """Write encoder weights in the key layout the configs' ``Pretrained``
-    files have (a converted MAE / VideoMAE file of the shrunk arch) and
-    point the configs' init_cfg at them."""
-    mods = cfg.model.backbone.modalities
-    wanted = {m: c.init_cfg for m, c in mods.items()
-              if c.get('init_cfg') and c.init_cfg.type == 'Pretrained'}
-    if not wanted:
-        return {}
-    bb = dict(cfg.model.backbone)
-    bb['modalities'] = {m: {k: v for k, v in c.items() if k != 'init_cfg'}
-                        for m, c in mods.items()}
-    torch.manual_seed(1)
-    source = MODELS.build(bb)
-    for m, init in wanted.items():
-        path = osp.join(folder, f'{m}_pretrained.pth')
-        torch.save({'state_dict': source.encoders[m].state_dict()}, path)
-        init.checkpoint = path
-    return {m: i.checkpoint for m, i in wanted.items()}
-
-
 @pytest.fixture(scope='module')
-def stage1_files(tmp_path_factory):
-    root = tmp_path_factory.mktemp('stage1')
-    files = {}
-
-    def get(name):
-        if name not in files:
-            cfg = prepare(name)
-            point_pretrained_inits_at(cfg, str(root))
-            torch.manual_seed(0)
-            model = MODELS.build(cfg.model)
-            model.init_weights()
-            files[name] = str(root / f'{name}.pth')
-            save_runner_checkpoint(model, files[name])
-        return files[name]
-
-    return get
+def sunrgbd_layout(tmp_path_factory, samples_dir):
+    """SUN RGB-D in its official layout with the converter's train list."""
+    return build_sunrgbd_data(tmp_path_factory.mktemp('layouts'),
+                              samples_dir)
 
 
-@pytest.fixture(scope='module')
-def real_layouts(tmp_path_factory, samples_dir):
-    """The datasets' on-disk layouts at real sizes (real frames)."""
-    root = tmp_path_factory.mktemp('layouts')
-    scannet = build_scannet_frames(root / 'scannet', samples_dir)
-    imagenet = build_imagenet_pseudo_list(root / 'imagenet', samples_dir)
-    sun = build_sunrgbd(root / 'SUNRGBD', samples_dir)
-    from importlib.util import module_from_spec, spec_from_file_location
-    spec = spec_from_file_location(
-        'sunrgbd_infos',
-        osp.join(ROOT, 'tools', 'dataset_converters', 'sunrgbd_infos.py'))
-    infos = module_from_spec(spec)
-    spec.loader.exec_module(infos)
-    infos.main([sun['data_root'],
-                osp.join(sun['data_root'], 'sunrgbd_train.txt'),
-                '--split-file', sun['train_split']])
-    return dict(ScanNetFrames=dict(data_root=scannet['data_root'],
-                                   scene_list=scannet['scene_list']),
-                RGBDListDataset=dict(data_root=imagenet['data_root'],
-                                     ann_file=imagenet['ann_file']),
-                SUNRGBDDataset=dict(data_root=sun['data_root']),
-                sun=sun)
-
-
-def real_batch(cfg, paths, B=2):
-    """B samples of the config's dataset on the real layout, through the
-    config's own pipeline (only the data paths are changed)."""
-    ds_cfg = cfg.train_dataloader.dataset.copy()
-    ds_cfg.update(paths[ds_cfg.type])
-    dataset = DATASETS.build(ds_cfg)
-    assert len(dataset) >= B
-    return pseudo_collate([dataset[i] for i in range(B)])
-
-
-def clip_batch(cfg, B=2):
-    """Synthetic clips through the config's pipeline after LoadRGBDClip
-    (the clips are already arrays); the crop size is the shrunk input."""
-    H, W = cfg.model.backbone.img_size
-    T = cfg.model.backbone.modalities.rgb.num_frames
-    transforms = []
-    for t in cfg.train_dataloader.dataset.pipeline:
-        t = t.copy()
-        if t.type == 'LoadRGBDClip':
-            continue
-        if t.type == 'RGBDRandomResizedCrop':
-            t.size = (H, W)
-        transforms.append(TRANSFORMS.build(t))
-    assert [t.type for t in cfg.train_dataloader.dataset.pipeline][0] == \
-        'LoadRGBDClip'
-    source = DATASETS.build(
-        dict(type='SyntheticRGBDScenes', num_samples=B,
-             img_size=(H + 8, W + 16), mode='clip', num_frames=T))
-    samples = []
-    for i in range(B):
-        results = source[i]
-        for t in transforms:
-            results = t(results)
-        samples.append(results)
-    return pseudo_collate(samples)
-
-
-def dataset_batch(cfg, B=2):
-    ds_cfg = cfg.train_dataloader.dataset.copy()
-    ds_cfg.num_samples = B
-    dataset = DATASETS.build(ds_cfg)
-    return pseudo_collate([dataset[i] for i in range(B)])
-
-
-@pytest.mark.parametrize('name', list(CONFIGS))
-def test_one_cpu_training_step(name, stage1_files, real_layouts, tmp_path):
-    cfg = prepare(name)
-    pretrained = point_pretrained_inits_at(cfg, str(tmp_path))
-    if CONFIGS[name] is not None:
-        cfg.model.stage1_checkpoint = stage1_files(CONFIGS[name])
-    torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    for m, path in pretrained.items():  # ImageNet MAE / K400 VideoMAE init
-        ref = torch.load(path, weights_only=True)['state_dict']
-        got = model.backbone.encoders[m].state_dict()
-        for k in ('layers.0.attn.qkv.weight', 'patch_embed.projection.weight'):
-            assert torch.equal(got[k], ref[k]), (m, k)
-    model.train()
-    optim = build_optim_wrapper(model, cfg.optim_wrapper)
-    if is_demo(name):
-        data = dataset_batch(cfg)
-    elif is_video(cfg):
-        data = clip_batch(cfg)
-    else:
-        data = real_batch(cfg, real_layouts)
-    trainable = [(n, p) for n, p in model.named_parameters()
-                 if p.requires_grad]
-    before = {n: p.detach().clone() for n, p in trainable}
-    log = model.train_step(data, optim)
-    assert log and all(torch.isfinite(v) for v in log.values()), log
-    assert 'loss' in log
-    changed = [n for n, p in trainable if not torch.equal(p, before[n])]
-    assert any(n.startswith('backbone.') for n in changed)
-    if getattr(model, 'teacher', None) is not None:
-        assert not model.teacher.training
-    expected = {
-        'M3MAEStage1': {'loss_patch_nce'},
-        'ProgressiveStage1': {'loss_patch_nce'},
-        'M3MAE': {'loss_rgb', 'loss_depth'},
-        'M3MAEVideo': {'loss_rgb', 'loss_depth', 'loss_patch_nce',
-                       'loss_match', 'acc_match'},
-        'ProgressiveStage2': {'loss_depth', 'loss_denoise', 'loss_distill'},
-    }[cfg.model.type]
-    assert expected <= set(log)
-
-
-def test_sunrgbd_pretraining_never_draws_a_test_frame(real_layouts):
+def test_sunrgbd_pretraining_never_draws_a_test_frame(sunrgbd_layout):
     """The SUN RGB-D config reads the official train split only."""
     cfg = load('progressive_stage2_sunrgbd')
-    sun = real_layouts['sun']
+    sun = sunrgbd_layout
     ds_cfg = cfg.train_dataloader.dataset.copy()
-    ds_cfg.update(real_layouts['SUNRGBDDataset'])
+    ds_cfg.update(data_root=sun['data_root'])
     dataset = DATASETS.build(ds_cfg)
     drawn = {dataset.get_data_info(i)['sample_dir']
              for i in range(len(dataset))}

@@ -11,7 +11,6 @@ the pre-training demo encoder at 32 channels, 2 blocks (16 px patches)
 exported with ``export_vit.py --target vitdet`` and loaded through the
 config's ``init_cfg``; the pyramid and heads use 32 channels.
 """
-import importlib.util
 import math
 from pathlib import Path
 
@@ -22,13 +21,14 @@ from mmengine.dataset import pseudo_collate
 from mmengine.evaluator import Evaluator
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
+from real_layouts.nyuv2_instances import build_nyuv2_instances_coco
+from real_layouts.registry import shrink_mask_rcnn_vitdet
+from real_layouts.scannet_instances import build_scannet_instances_coco
 
 from mmrgbd.models.utils.export import export_vit, vitdet_global_blocks
 
 REPO = Path(__file__).resolve().parents[2]
 DOWNSTREAM = REPO / 'configs' / 'downstream'
-TOOL = REPO / 'tools' / 'dataset_converters' / \
-    'scannet_instances_to_coco.py'
 #: config -> (dataset, pre-training demo, backbone prefix in its checkpoint)
 CONFIGS = {
     'mask-rcnn_mask3d-vit-b-sfp_8xb2-1x_scannet.py':
@@ -39,16 +39,8 @@ CONFIGS = {
     ('nyuv2', 'mask3d_vit-tiny_synthetic-demo.py', None),
 }
 IMG_SIZE = (800, 1088)  # the configs' ViTSAM img_size
-W = 32  # pyramid / head width
 #: the tiny encoder (pre-trained by the demo recipe with these widths)
 ARCH = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=128)
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location('to_coco', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _pretrained(demo, folder):
@@ -70,36 +62,12 @@ def _pretrained(demo, folder):
 
 
 def _layout(dataset, root, samples_dir):
-    """The real layout and its COCO JSONs (train, val) by the converter."""
-    tool = _tool()
+    """The real layout and its COCO JSONs (train, val / test) written by
+    the converter (``tests/real_layouts``, shared with the guard)."""
     if dataset == 'scannet':
-        from real_layouts.scannet_instances import build_scannet_instances
-        lay = build_scannet_instances(root, samples_dir, frame_ids=(0, 100))
-        for split in ('train', 'val'):
-            assert tool.main([lay['data_root'],
-                              str(root / f'scannet_{split}.coco.json'),
-                              '--scenes', lay[f'{split}_list']])
-    else:
-        from real_layouts.nyuv2_instances import build_nyuv2_instances
-        lay = build_nyuv2_instances(root, samples_dir)
-        for split in ('train', 'test'):
-            tool.main([lay['data_root'],
-                       str(root / f'nyuv2_{split}.coco.json'),
-                       '--dataset', 'nyuv2', '--split', split])
-    return lay
-
-
-def _shrink(cfg, arch, ckpt):
-    """Tiny widths / depth; everything else as shipped."""
-    m = cfg.model
-    m.backbone.update(arch=arch)
-    m.backbone.init_cfg.checkpoint = ckpt
-    m.neck.update(in_channels=arch['embed_dims'], out_channels=W)
-    m.rpn_head.update(in_channels=W, feat_channels=W)
-    m.roi_head.bbox_roi_extractor.out_channels = W
-    m.roi_head.bbox_head.update(in_channels=W, fc_out_channels=2 * W)
-    m.roi_head.mask_roi_extractor.out_channels = W
-    m.roi_head.mask_head.update(in_channels=W, conv_out_channels=W)
+        return build_scannet_instances_coco(root, samples_dir,
+                                            frame_ids=(0, 100))
+    return build_nyuv2_instances_coco(root, samples_dir)
 
 
 @pytest.mark.parametrize('name', sorted(CONFIGS))
@@ -127,7 +95,11 @@ def test_config_trains_and_tests_on_the_real_layout(name, samples_dir,
     # checkpoints that tools/test.py and --resume load weights-only
     assert cfg.default_hooks.checkpoint.type == 'mmrgbd.CheckpointHook'
     assert not cfg.default_hooks.checkpoint.by_epoch
-    _shrink(cfg, arch, str(ckpt))
+    # the guard's shrink (tiny widths / depth; everything else as shipped)
+    # is the exported encoder's
+    shrink_mask_rcnn_vitdet(cfg.model)
+    assert cfg.model.backbone.arch == arch
+    cfg.model.backbone.init_cfg.checkpoint = str(ckpt)
     for loader in (cfg.train_dataloader, cfg.val_dataloader):
         loader.dataset.data_root = str(root)
     cfg.val_evaluator.ann_file = str(
