@@ -1,3 +1,8 @@
+from .autocast_optim_wrapper import (AutocastOptimWrapper,
+                                     autocast_optim_wrapper_cfg)
 from .multi_optimizer import MultiOptimizer, MultiOptimWrapperConstructor
 
-__all__ = ['MultiOptimizer', 'MultiOptimWrapperConstructor']
+__all__ = [
+    'AutocastOptimWrapper', 'autocast_optim_wrapper_cfg', 'MultiOptimizer',
+    'MultiOptimWrapperConstructor'
+]
