@@ -5,7 +5,8 @@
 #
 # Order (see README "Installation"): torch/torchvision -> wheel, ninja -> mmengine ->
 # mmcv 2.1.0 built from source with CPU ops (wheel cached per torch version) ->
-# mmdet, mmseg, mmpretrain, mmdet3d -> undeclared runtime imports -> mmrgbd (editable).
+# mmaction2 wheel built from its sdist (cached) -> mmdet, mmseg, mmpretrain, mmdet3d,
+# mmaction2 -> undeclared runtime imports -> mmrgbd (editable).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -72,10 +73,34 @@ if ! "$VENV/bin/python" -c "import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version_
   "${PIP[@]}" "$WHEELDIR"/mmcv-*.whl
 fi
 
+# mmaction2's published wheel and sdist lack mmaction/models/localizers/drn, so
+# `import mmaction.models` fails (open-mmlab/mmaction2#2714). A wheel is built from
+# the sdist without that one import (the DRN localizer, unused here) and cached;
+# it declares no requirements (its deps are in requirements/runtime.txt).
+MMACTION_SPEC="$(grep '^mmaction2' "$REQ/mminstall.txt")"
+MMACTION_VER="${MMACTION_SPEC#mmaction2==}"
+MMACTION_DIR="$CACHE/mmaction2-$MMACTION_VER-nodrn"
+CURRENT_STEP="mmaction2 $MMACTION_VER wheel without the DRN import (cache $MMACTION_DIR)"
+if ! ls "$MMACTION_DIR"/mmaction2-*.whl >/dev/null 2>&1; then
+  step "$CURRENT_STEP: building"
+  mkdir -p "$MMACTION_DIR"
+  TMPW="$(mktemp -d)"
+  "$VENV/bin/python" -m pip download --no-deps --no-binary :all: -d "$TMPW" "$MMACTION_SPEC"
+  tar -xzf "$TMPW"/mmaction2-*.tar.gz -C "$TMPW"
+  INIT="$TMPW/mmaction2-$MMACTION_VER/mmaction/models/localizers/__init__.py"
+  sed -i -e '/from \.drn\.drn import DRN/d' -e "s/, 'DRN'\]/]/" "$INIT"
+  if grep -q DRN "$INIT"; then echo "[install] could not patch $INIT" >&2; false; fi
+  (cd "$TMPW"/mmaction2-"$MMACTION_VER" && \
+    "$VENV/bin/python" -m pip wheel --no-build-isolation --no-deps -w "$TMPW/dist" .)
+  mv "$TMPW"/dist/mmaction2-*.whl "$MMACTION_DIR"/
+  rm -rf "$TMPW"
+fi
+
 # One resolver run for everything else, so no later step downgrades an earlier one.
-CURRENT_STEP="OpenMMLab packages (mmdet, mmseg, mmpretrain, mmdet3d), runtime and test requirements"
+CURRENT_STEP="OpenMMLab packages (mmdet, mmseg, mmpretrain, mmdet3d, mmaction2), runtime and test requirements"
 step "$CURRENT_STEP"
 "${PIP[@]}" $(grep -E '^mm(det|segmentation|pretrain|det3d)' "$REQ/mminstall.txt") "$MMCV_SPEC" \
+  "$(ls "$MMACTION_DIR"/mmaction2-*.whl)" \
   -r "$REQ/torch.txt" -r "$REQ/runtime.txt" -r "$REQ/tests.txt"
 
 CURRENT_STEP="mmrgbd (editable)"
@@ -84,7 +109,7 @@ step "$CURRENT_STEP"
 
 CURRENT_STEP="import check"
 step "$CURRENT_STEP"
-"$VENV/bin/python" -c "import torch, torchvision, mmcv.ops, mmengine, mmdet, mmseg, mmpretrain, mmdet3d, mmrgbd; print('torch', torch.__version__, 'mmcv', mmcv.__version__, 'mmrgbd', mmrgbd.__version__)"
+"$VENV/bin/python" -c "import torch, torchvision, mmcv.ops, mmengine, mmdet, mmseg, mmpretrain, mmdet3d, mmaction.models, mmrgbd; print('torch', torch.__version__, 'mmcv', mmcv.__version__, 'mmrgbd', mmrgbd.__version__)"
 
 rm -f "$VENV"/.mmrgbd-installed-*
 touch "$STAMP"

@@ -14,3 +14,10 @@ from .rgbd_list import RGBDListDataset  # noqa: F401
 from .rgbd_video import LoadRGBDClip, RGBDVideoClipDataset  # noqa: F401
 from .waymo import WaymoKITTIFormatDataset  # noqa: F401
 from .nuscenes import NuScenesImageLiDARDataset  # noqa: F401
+from .kitti_depth import KITTIDepthDataset  # noqa: F401
+from .label_ratio import (LabelRatioDataset, select_videos,  # noqa: F401
+                          video_name)
+from .clip_sequence import (ClipFeatureSequenceDataset,  # noqa: F401
+                            LoadClipFeatures, PackClipSequence,
+                            read_clip_annotations)
+from .seg import *  # noqa: F401,F403

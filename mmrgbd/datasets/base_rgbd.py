@@ -10,7 +10,24 @@ from mmrgbd.registry import DATASETS, TRANSFORMS, build_in_scope
 from .depth_io import check_encoding
 from .errors import BadSampleError
 
-__all__ = ['BaseRGBDDataset']
+__all__ = ['BaseRGBDDataset', 'read_list_file']
+
+
+def read_list_file(path: str, what: str) -> List[str]:
+    """Non-empty stripped lines of a list file (scenes, videos, frames...).
+
+    Args:
+        path (str): The file.
+        what (str): What the lines name, for the error message.
+
+    Raises:
+        BadSampleError: If the file cannot be read.
+    """
+    try:
+        with open(path) as f:
+            return [line.strip() for line in f if line.strip()]
+    except OSError as e:
+        raise BadSampleError(path, f'cannot read {what} list ({e})')
 
 
 @DATASETS.register_module()
@@ -192,8 +209,4 @@ class BaseRGBDDataset(BaseDataset):
         """
         if not osp.isabs(path):
             path = osp.join(self.data_root, path)
-        try:
-            with open(path) as f:
-                return [line.strip() for line in f if line.strip()]
-        except OSError as e:
-            raise BadSampleError(path, f'cannot read {what} list ({e})')
+        return read_list_file(path, what)

@@ -50,11 +50,14 @@ class _RawProblem(ValueError):
 def _uint16_scaled(raw: np.ndarray, scale: float,
                    invalid_values: Tuple[int, ...]) -> DepthPair:
     """Metres = raw / scale, with ``invalid_values`` marked invalid."""
-    valid = np.ones(raw.shape, dtype=bool)
-    for value in invalid_values:
+    valid = raw != invalid_values[0]
+    for value in invalid_values[1:]:
         valid &= raw != value
-    depth = raw.astype(np.float32) / np.float32(scale)
-    depth[~valid] = 0
+    depth = raw.astype(np.float32)
+    depth /= np.float32(scale)  # float32 division, in place
+    # 0 / scale is already 0; only other invalid values need zeroing
+    if any(value != 0 for value in invalid_values):
+        np.copyto(depth, 0, where=~valid)
     return depth, valid
 
 
@@ -418,12 +421,45 @@ def read_rgb(path: Union[str, Path],
         path, f'RGB image must have 1, 3 or 4 channels, got {img.shape}')
 
 
+_PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
+
+
+def _is_plain_grey_png(content: bytes) -> bool:
+    """True for an 8- or 16-bit greyscale PNG without a ``tRNS`` chunk.
+
+    Such a file decodes to the same array with OpenCV (``IMREAD_UNCHANGED``)
+    as with Pillow (``np.array(Image.open(...))``: mode ``L`` -> uint8,
+    ``I;16`` -> uint16), so :func:`read_label` may use OpenCV's faster
+    decoder. Palette, colour, alpha, 1/2/4-bit and transparent PNGs are left
+    to Pillow.
+    """
+    # signature, IHDR: length 13, 'IHDR', width, height, bit depth, colour
+    if len(content) < 33 or content[:8] != _PNG_SIGNATURE or \
+            content[12:16] != b'IHDR':
+        return False
+    bit_depth, colour_type = content[24], content[25]
+    if colour_type != 0 or bit_depth not in (8, 16):
+        return False
+    pos = 8
+    while pos + 8 <= len(content):  # walk the chunks up to the image data
+        length = int.from_bytes(content[pos:pos + 4], 'big')
+        kind = content[pos + 4:pos + 8]
+        if kind == b'IDAT':
+            return True
+        if kind == b'tRNS':
+            return False
+        pos += 12 + length
+    return False
+
+
 def read_label(path: Union[str, Path],
                backend_args: Optional[dict] = None) -> np.ndarray:
     """Read a single-channel integer label map (semantic ids) as stored.
 
     Decoded with Pillow as in MMSegmentation's ``LoadAnnotations`` (palette
-    PNGs give their indices, not colours).
+    PNGs give their indices, not colours). Plain 8- / 16-bit greyscale PNGs,
+    for which OpenCV gives the identical array, are decoded with OpenCV
+    (faster).
 
     Args:
         path (str | Path): The label file.
@@ -439,6 +475,14 @@ def read_label(path: Union[str, Path],
     import mmcv
     path = str(path)
     content = read_bytes(path, backend_args)
+    if _is_plain_grey_png(content):
+        try:
+            label = cv2.imdecode(np.frombuffer(content, np.uint8),
+                                 cv2.IMREAD_UNCHANGED)
+        except cv2.error:
+            label = None  # Pillow below names the problem
+        if label is not None and label.ndim == 2:
+            return label
     try:
         label = mmcv.imfrombytes(content, flag='unchanged', backend='pillow')
     except Exception as exc:  # Pillow raises many types on corrupt data

@@ -30,6 +30,41 @@ NYU_INTRINSICS = ((518.8579011745019, 0.0, 325.58244941119034),
                   (0.0, 0.0, 1.0))
 
 
+def check_nyu_args(split: str, num_classes: int, depth_source: str) -> None:
+    """Validate the split / class set / depth source of an NYUv2 dataset.
+
+    Raises:
+        ValueError: Naming the bad argument and its allowed values.
+    """
+    if split not in ('train', 'test'):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if num_classes not in (13, 40):
+        raise ValueError(f'num_classes must be 13 or 40, got {num_classes}')
+    if depth_source not in ('filled', 'sensor'):
+        raise ValueError("depth_source must be 'filled' or 'sensor', got "
+                         f'{depth_source!r}')
+
+
+def read_nyu_split(data_root: str, split: str) -> List[int]:
+    """Frame indices of ``<data_root>/<split>.txt`` (the converter's lists).
+
+    Raises:
+        BadSampleError: The list is unreadable, holds non-integers or is
+            empty.
+    """
+    list_path = osp.join(data_root, f'{split}.txt')
+    try:
+        with open(list_path) as f:
+            ids = [int(s) for s in f.read().split()]
+    except OSError as e:
+        raise BadSampleError(list_path, f'cannot read split list ({e})')
+    except ValueError:
+        raise BadSampleError(list_path, 'split list holds non-integers')
+    if not ids:
+        raise BadSampleError(list_path, 'the split list is empty')
+    return ids
+
+
 @DATASETS.register_module()
 class NYUv2Dataset(BaseRGBDDataset):
     """The 1449 labelled NYUv2 frames with the official 795 / 654 split.
@@ -71,14 +106,7 @@ class NYUv2Dataset(BaseRGBDDataset):
                  with_semseg: bool = True,
                  depth_unit: str = 'mm',
                  **kwargs):
-        if split not in ('train', 'test'):
-            raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-        if num_classes not in (13, 40):
-            raise ValueError(
-                f'num_classes must be 13 or 40, got {num_classes}')
-        if depth_source not in ('filled', 'sensor'):
-            raise ValueError("depth_source must be 'filled' or 'sensor', got "
-                             f'{depth_source!r}')
+        check_nyu_args(split, num_classes, depth_source)
         self.split = split
         self.num_classes = num_classes
         self.with_semseg = with_semseg
@@ -95,14 +123,7 @@ class NYUv2Dataset(BaseRGBDDataset):
 
     def load_data_list(self) -> List[dict]:
         """Read ``<split>.txt`` and build one entry per frame."""
-        list_path = osp.join(self.data_root, f'{self.split}.txt')
-        try:
-            with open(list_path) as f:
-                ids = [int(s) for s in f.read().split()]
-        except OSError as e:
-            raise BadSampleError(list_path, f'cannot read split list ({e})')
-        except ValueError:
-            raise BadSampleError(list_path, 'split list holds non-integers')
+        ids = read_nyu_split(self.data_root, self.split)
         depth_dir = 'depth' if self.depth_source == 'filled' else 'rawdepth'
         data_list = []
         for idx in ids:
@@ -119,8 +140,4 @@ class NYUv2Dataset(BaseRGBDDataset):
             if self.intrinsics is not None:
                 info['intrinsics'] = self.intrinsics.copy()
             data_list.append(info)
-        if not data_list:
-            raise BadSampleError(
-                list_path,
-                'the split list is empty')
         return data_list

@@ -12,7 +12,7 @@ from mmcv.transforms import BaseTransform
 from mmengine.logging import print_log
 
 from mmrgbd.registry import DATASETS, TRANSFORMS
-from .base_rgbd import BaseRGBDDataset
+from .base_rgbd import BaseRGBDDataset, read_list_file
 from .contract import check_sample
 from .depth_io import check_encoding, read_depth, read_rgb
 from .errors import BadSampleError
@@ -58,6 +58,34 @@ def read_intrinsics_txt(path: str) -> np.ndarray:
     if not np.isfinite(k).all() or k[0, 0] <= 0 or k[1, 1] <= 0:
         raise BadSampleError(path, 'intrinsics are not a valid K matrix')
     return k
+
+
+def read_scene_lists(scene_list: Union[str, Sequence[str]],
+                     root: str = '') -> List[str]:
+    """The scenes of one or several list files, concatenated in order.
+
+    Args:
+        scene_list (str | Sequence[str]): List file(s), one scene per line
+            (e.g. the official ``scannetv2_train.txt``); relative paths are
+            under ``root``.
+        root (str): Folder of relative list files.
+
+    Raises:
+        BadSampleError: A file cannot be read, or a scene is listed twice
+            (naming both files).
+    """
+    lists = [scene_list] if isinstance(scene_list, str) else list(scene_list)
+    scenes, origin = [], {}
+    for path in lists:
+        if not osp.isabs(path):
+            path = osp.join(root, path)
+        for scene in read_list_file(path, 'scene'):
+            if scene in origin:
+                raise BadSampleError(
+                    path, f'scene {scene} is also listed in {origin[scene]}')
+            origin[scene] = path
+            scenes.append(scene)
+    return scenes
 
 
 def _frame_ids(folder: str, suffixes: Tuple[str, ...]) -> List[int]:
@@ -155,18 +183,7 @@ class ScanNetFrames(BaseRGBDDataset):
 
     def _scenes(self) -> List[str]:
         if self.scene_list:
-            lists = [self.scene_list] if isinstance(self.scene_list, str) \
-                else list(self.scene_list)
-            scenes, origin = [], {}
-            for path in lists:
-                for scene in self.read_name_list(path, 'scene'):
-                    if scene in origin:
-                        raise BadSampleError(
-                            path, f'scene {scene} is also listed in '
-                            f'{origin[scene]}')
-                    origin[scene] = path
-                    scenes.append(scene)
-            return scenes
+            return read_scene_lists(self.scene_list, self.data_root)
         return sorted(d for d in os.listdir(self.data_root)
                       if d.startswith('scene')
                       and osp.isdir(osp.join(self.data_root, d)))

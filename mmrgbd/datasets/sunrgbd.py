@@ -30,6 +30,41 @@ def _single_file(folder: str, exts: Tuple[str, ...]) -> str:
     return osp.join(folder, names[0])
 
 
+def read_sunrgbd_info_list(path: str) -> List[Tuple[str, Optional[str]]]:
+    """Entries of an info list written by ``sunrgbd_infos.py``.
+
+    Each line is ``<sample_dir> [<label_png>]`` (``-`` = no label); empty
+    lines and lines starting with ``#`` are skipped.
+
+    Args:
+        path (str): The info list.
+
+    Returns:
+        list[tuple[str, str | None]]: ``(sample_dir, label_png or None)``.
+
+    Raises:
+        BadSampleError: The file cannot be read or a line has more than two
+            fields.
+    """
+    try:
+        with open(path) as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        raise BadSampleError(path, f'cannot read info list ({e})')
+    entries = []
+    for lineno, line in enumerate(lines, 1):
+        parts = line.split()
+        if not parts or parts[0].startswith('#'):
+            continue
+        if len(parts) > 2:
+            raise BadSampleError(
+                path, f'line {lineno} must hold "sample_dir '
+                f'[label_png]", got {len(parts)} fields')
+        label = parts[1] if len(parts) == 2 and parts[1] != '-' else None
+        entries.append((parts[0], label))
+    return entries
+
+
 def is_sunrgbd_sample_dir(path: str) -> bool:
     """Whether ``path`` looks like an official sample folder."""
     return osp.isfile(osp.join(path, 'intrinsics.txt')) and osp.isdir(
@@ -136,23 +171,7 @@ class SUNRGBDDataset(BaseRGBDDataset):
                 'pre-training or evaluation', logger='current',
                 level=logging.WARNING)
             return [(s, None) for s in samples]
-        try:
-            with open(self.ann_file) as f:
-                lines = f.read().splitlines()
-        except OSError as e:
-            raise BadSampleError(self.ann_file, f'cannot read info list ({e})')
-        entries = []
-        for lineno, line in enumerate(lines, 1):
-            parts = line.split()
-            if not parts or parts[0].startswith('#'):
-                continue
-            if len(parts) > 2:
-                raise BadSampleError(
-                    self.ann_file, f'line {lineno} must hold "sample_dir '
-                    f'[label_png]", got {len(parts)} fields')
-            label = parts[1] if len(parts) == 2 and parts[1] != '-' else None
-            entries.append((parts[0], label))
-        return entries
+        return read_sunrgbd_info_list(self.ann_file)
 
     def load_data_list(self) -> List[dict]:
         """Resolve the files of every sample folder."""

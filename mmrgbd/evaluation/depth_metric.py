@@ -14,10 +14,13 @@ from mmrgbd.registry import METRICS
 #: ``nyu_crop`` / ``eigen_nyu``: Eigen et al.'s NYUv2 crop, rows 45:471 and
 #: columns 41:601 of a 480x640 image (mmseg's ``nyu_crop``); ``garg_kitti``
 #: and ``eigen_kitti``: the KITTI crops of Garg et al. / Eigen et al. (as in
-#: BTS / AdaBins).
+#: BTS / AdaBins); ``multimae_nyu``: MultiMAE's NYUv2 depth test region, the
+#: central 256x256 crop of the 341x256 resize, i.e. columns 80:560 of a
+#: 480x640 image (all rows).
 CROPS = {
     'nyu_crop': (45 / 480, 471 / 480, 41 / 640, 601 / 640),
     'eigen_nyu': (45 / 480, 471 / 480, 41 / 640, 601 / 640),
+    'multimae_nyu': (0., 1., 80 / 640, 560 / 640),
     'garg_kitti': (0.40810811, 0.99189189, 0.03594771, 0.96405229),
     'eigen_kitti': (0.3324324, 0.91351351, 0.0359477, 0.96405229),
 }
@@ -181,7 +184,8 @@ class DepthEstimationMetric(BaseMetric):
             truth. Defaults to 1e-3.
         max_depth_eval (float): Upper bound (exclusive). Defaults to inf.
         crop_type (str, optional): ``'nyu_crop'`` (= ``'eigen_nyu'``),
-            ``'garg_kitti'``, ``'eigen_kitti'`` or None. Defaults to None.
+            ``'multimae_nyu'``, ``'garg_kitti'``, ``'eigen_kitti'`` or
+            None. Defaults to None.
         average (str): ``'image'`` or ``'pixel'``. Defaults to ``'image'``.
         clip_pred (bool): Clip predictions to the valid range. Defaults to
             True.

@@ -149,16 +149,38 @@ def fit_title(text: str,
     return lines, scale
 
 
+def title_baselines(text: str, width: int) -> Tuple[List[str], float, List[int]]:
+    """Lines, font scale and the baseline row of each line of a tile title.
+
+    Args:
+        text (str): The title.
+        width (int): Width of the tile in pixels.
+
+    Returns:
+        tuple: ``(lines, scale, baselines)`` as :func:`draw_title` draws
+        them; the title occupies the rows above ``title_height``.
+    """
+    lines, scale = fit_title(text, width)
+    (_, line_h), baseline = cv2.getTextSize('Ag', TITLE_FONT, scale, 1)
+    ys = [TITLE_MARGIN + line_h + i * (line_h + baseline + 1)
+          for i in range(len(lines))]
+    return lines, scale, ys
+
+
+def title_height(text: str, width: int) -> int:
+    """Number of rows from the top of a tile that its title may cover."""
+    lines, scale, ys = title_baselines(text, width)
+    _, baseline = cv2.getTextSize('Ag', TITLE_FONT, scale, 1)
+    return ys[-1] + baseline + 2 if lines else 0  # 2: the white outline
+
+
 def draw_title(im: np.ndarray, text: str) -> np.ndarray:
     """Write ``text`` in the top-left corner of ``im`` so that it fits."""
-    lines, scale = fit_title(text, im.shape[1])
-    (_, line_h), baseline = cv2.getTextSize('Ag', TITLE_FONT, scale, 1)
-    y = TITLE_MARGIN + line_h
-    for line in lines:
+    lines, scale, ys = title_baselines(text, im.shape[1])
+    for line, y in zip(lines, ys):
         for colour, thick in (((255, 255, 255), 2), ((0, 0, 0), 1)):
             cv2.putText(im, line, (TITLE_MARGIN, y), TITLE_FONT, scale,
                         colour, thick, cv2.LINE_AA)
-        y += line_h + baseline + 1
     return im
 
 

@@ -190,8 +190,8 @@ def test_progressive_configs():
     assert m.with_pos_embed is False
     assert 'init_cfg' not in m.backbone.modalities.rgb  # from scratch
     assert s1.train_dataloader.dataset.type == 'RGBDListDataset'
-    load = s1.train_dataloader.dataset.pipeline[0]
-    assert (load.type, load.depth_unit, load.with_semseg) == (
+    loader = s1.train_dataloader.dataset.pipeline[0]
+    assert (loader.type, loader.depth_unit, loader.with_semseg) == (
         'LoadRGBDFromFiles', 'mm', False)  # RGB + pseudo depth only
     assert s1.train_cfg.max_epochs == 300
     for name, beta, epochs in (('progressive_stage2_scannet', 0.01, 100),

@@ -11,6 +11,7 @@ from mmrgbd.datasets import SyntheticRGBDScenes
 from mmrgbd.engine.hooks import ReconstructionVisualizationHook
 from mmrgbd.evaluation import DepthReconstructionMetric
 from mmrgbd.registry import MODELS
+from mmrgbd.visualization.draw import title_height
 from mmrgbd.visualization.reconstruction import (reconstruction_panel,
                                                  upsample_tokens)
 
@@ -60,8 +61,10 @@ def test_panel_tiles_and_mask_drawing():
     vis = upsample_tokens(samples[0].visible_rgb.numpy(), (H, W))
     raw = batch['inputs']['rgb'][0].permute(1, 2, 0).numpy()
     tile = panel[:, :W]
+    top = title_height(f'rgb ({vis.mean():.0%} given)', W)
+    assert top < H - 4  # the title leaves image rows visible
     below_title = np.zeros((H, W), bool)
-    below_title[24:] = True  # rows under the drawn title text
+    below_title[top:] = True  # rows under the drawn title text
     keep, hide = vis & below_title, ~vis & below_title
     assert keep.any() and hide.any()
     assert np.abs(tile[keep].astype(int) - raw[keep]).max() <= 1

@@ -237,6 +237,21 @@ def test_old_checkpoint_kept_until_successor_is_safe(small_config, tmp_path,
     assert (tmp_path / 'iter_3.pth.partial').is_file()
     assert not (tmp_path / 'iter_3.pth').exists()
     assert not (tmp_path / 'iter_1.pth').exists()  # older one: deleted
+    # resuming removes the stale part (the work dir is also the output
+    # dir: listed once, removed once) and completes iteration 3
+    monkeypatch.setattr(os, 'replace', real_replace)
+    runner = _runner(
+        small_config, tmp_path, resume=True, **{
+            'train_cfg.max_iters': 3,
+            'default_hooks.checkpoint.interval': 1,
+            'default_hooks.checkpoint.max_keep_ckpts': 1,
+            'train_dataloader.num_workers': 0,
+            'train_dataloader.persistent_workers': False
+        })
+    runner.train()
+    assert not glob.glob(str(tmp_path / '*.partial'))
+    assert (tmp_path / 'last_checkpoint').read_text() == 'iter_3.pth'
+    assert safe_load(str(tmp_path / 'iter_3.pth'))['meta']['iter'] == 3
 
 
 def test_resume_warns_about_what_cannot_continue(small_config, straight,

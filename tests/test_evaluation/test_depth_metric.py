@@ -133,6 +133,37 @@ def test_crop_scales_with_the_image():
         DepthEstimationMetric(crop_type='nyu')
 
 
+def test_multimae_centre_crop_and_separate_delta_thresholds():
+    """MultiMAE's NYUv2 test region: the central 256x256 of the 341x256
+    resize = columns 80:560 of 480x640, all rows; delta_1/2/3 by hand with
+    ratios that fall between the thresholds."""
+    mask = crop_mask((480, 640), 'multimae_nyu')
+    ref = np.zeros((480, 640), bool)
+    ref[:, 80:560] = True
+    assert (mask == ref).all()
+    gt = np.full((480, 640), 2.)
+    pred = gt.copy()
+    pred[:, :80] = 100.  # outside the region: ignored
+    # inside: ratios 1.2 (< 1.25), 1.5 (< 1.5625), 1.9 (< 1.953), 2.5
+    pred[:, 80:200] = 2. * 1.2
+    pred[:, 200:320] = 2. / 1.5
+    pred[:, 320:440] = 2. * 1.9
+    pred[:, 440:560] = 2. / 2.5
+    out = evaluate(DepthEstimationMetric(crop_type='multimae_nyu',
+                                         average='pixel'),
+                   [sample(pred, gt)])
+    assert (out['d1'], out['d2'], out['d3']) == pytest.approx(
+        (0.25, 0.5, 0.75))
+    rel = (0.2 + 0.5 / 1.5 + 0.9 + 1.5 / 2.5) / 4
+    assert out['abs_rel'] == pytest.approx(rel)
+    sq = [(2 * 1.2 - 2)**2, (2 / 1.5 - 2)**2, (2 * 1.9 - 2)**2,
+          (2 / 2.5 - 2)**2]
+    assert out['rmse'] == pytest.approx(math.sqrt(sum(sq) / 4))
+    e = [math.log(1.2), -math.log(1.5), math.log(1.9), -math.log(2.5)]
+    var = sum(v * v for v in e) / 4 - (sum(e) / 4)**2
+    assert out['silog'] == pytest.approx(100 * math.sqrt(var))
+
+
 def test_empty_images_clipping_and_errors():
     empty = sample(np.ones((2, 2)), np.zeros((2, 2)))
     metric = DepthEstimationMetric(max_depth_eval=10.)

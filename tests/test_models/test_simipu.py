@@ -262,9 +262,9 @@ def test_matching_uses_the_mirrored_transform(monkeypatch):
     captured = []
     orig = simipu_mod.match_points
 
-    def spy(cost, matcher='hungarian'):
+    def spy(cost, matcher='hungarian', **kwargs):
         captured.append(cost.detach().clone())
-        return orig(cost, matcher)
+        return orig(cost, matcher, **kwargs)
 
     monkeypatch.setattr(simipu_mod, 'match_points', spy)
     inputs, samples = make_batch()

@@ -98,9 +98,11 @@ def test_trained_stage1_learns_content_not_position(scenes, type_):
 
 
 def test_literal_form_is_solved_from_position(scenes):
-    model = train(stage1('M3MAEStage1', with_pos_embed=True), scenes, 60)
+    model = train(stage1('M3MAEStage1', with_pos_embed=True), scenes, 100)
     real, blank, other_depth = losses(model, scenes)
-    assert blank < 0.5 * CHANCE  # measured 1.2 after 60 steps
+    # measured with the MAE-style xavier init: blank 1.82 after 60 steps,
+    # 0.74 after 100, 0.42 after 150 (other depth 1.80, 1.09, 0.69)
+    assert blank < 0.5 * CHANCE
     assert other_depth < 0.6 * CHANCE  # the wrong depth barely matters
 
 

@@ -26,10 +26,12 @@ ROW = re.compile(r'^\| (pre-trained|random init|position only|trivial '
                  r'([\d.]+) \|$')
 # A shrunk Mask3D (48x64 images of 8x8 patches: the demo's 6x8 grid at a
 # quarter of the pixels; 96-d, 3 layers) with a faster schedule: pre-trains
-# in ~30 s of CPU. Probed with data seeds 777 / 778 / 779 (twins 0 / 1 / 2)
-# it gained +0.044 / +0.086 / +0.018 accuracy and +0.018 / +0.021 / +0.016
-# mIoU; the test uses the first. The full demos with 300 + 200 probe images
-# and 3 runs are the measurement: tools/analysis/probe_demos.sh.
+# in ~90 s of CPU. Probed with data seeds 777 / 778 / 779 (twins 0 / 1 / 2)
+# after 800 iterations it gained +0.074 / +0.094 / +0.071 accuracy and
+# +0.011 / +0.010 / +0.053 mIoU; the test uses the first. After 400
+# iterations the gain was +0.063 / +0.083 / +0.033 accuracy but -0.007 /
+# +0.002 / +0.025 mIoU: too short to pass. The full demos with 300 + 200
+# probe images and 3 runs are the measurement: tools/analysis/probe_demos.sh.
 SMALL_MASK3D = """
 _base_ = ['{demo}']
 model = dict(
@@ -43,7 +45,7 @@ train_dataloader = dict(
     num_workers=0, persistent_workers=False,
     dataset=dict(num_samples=800, img_size=(48, 64), cache_dir='{cache}'))
 optim_wrapper = dict(optimizer=dict(lr=2e-3))
-max_iters = 400
+max_iters = 800
 param_scheduler = [
     dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
          end=20),
@@ -84,14 +86,14 @@ def _parse(stdout):
 
 @pytest.fixture(scope='module')
 def small_mask3d(tmp_path_factory):
-    """(config, checkpoint) of the shrunk Mask3D after its 400 iterations."""
+    """(config, checkpoint) of the shrunk Mask3D after its 800 iterations."""
     root = tmp_path_factory.mktemp('mask3d')
     config = str(root / 'small_mask3d.py')
     with open(config, 'w') as f:
         f.write(SMALL_MASK3D.format(demo=MASK3D, cache=root / 'cache'))
     _run([sys.executable, 'tools/train.py', config, '--work-dir',
           str(root / 'work')])
-    return config, str(root / 'work' / 'iter_400.pth')
+    return config, str(root / 'work' / 'iter_800.pth')
 
 
 def test_pretrained_mask3d_beats_its_random_twin(small_mask3d):
@@ -108,8 +110,9 @@ def test_pretrained_mask3d_beats_its_random_twin(small_mask3d):
     for k in range(4):
         assert diff[k] == pytest.approx(
             rows['pre-trained'][k] - rows['random init'][k], abs=2e-4)
-    # issue 11: pre-training helps (>= 2 points accuracy, >= 1 point mIoU)
-    assert diff[0] >= 0.02 and diff[1] >= 0.01, out
+    # issue 13's gate: pre-training helps (>= 2 points patch accuracy and
+    # a positive mIoU difference)
+    assert diff[0] >= 0.02 and diff[1] > 0, out
 
 
 def test_stage2_config_is_probed_without_its_stage1_file(tmp_path):

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Export a pre-trained mmrgbd ViT encoder for mmpretrain or mmseg.
+"""Export a pre-trained mmrgbd ViT encoder for mmpretrain, mmseg or mmaction2.
 
 Reads a pre-training checkpoint (runner checkpoint or weights file) of any
 algorithm whose backbone is ``MultiModalViT`` (Mask3D, MultiMAE, M3 3D,
@@ -41,6 +41,9 @@ Examples::
         work_dirs/mask3d_vit-b_scannet/epoch_100.pth \\
         checkpoints/mask3d_vit-b_rgb_mmpretrain.pth --target mmpretrain \\
         --img-size 224
+    python tools/model_converters/export_vit.py \\
+        work_dirs/m3mae_video_ucf101/epoch_100.pth \\
+        checkpoints/m3mae_video_vit-b_rgb_mmaction2.pth --target mmaction2
 """
 import argparse
 import sys
@@ -51,11 +54,11 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
     """Command line of the script."""
     parser = argparse.ArgumentParser(
         description='Export one modality encoder of a MultiModalViT '
-        'checkpoint as a mmpretrain or mmseg VisionTransformer')
+        'checkpoint as a mmpretrain, mmseg or mmaction2 VisionTransformer')
     parser.add_argument('src', help='pre-training checkpoint')
     parser.add_argument('dst', help='output .pth file')
     parser.add_argument('--target', required=True,
-                        choices=['mmpretrain', 'mmseg'])
+                        choices=['mmpretrain', 'mmseg', 'mmaction2'])
     parser.add_argument('--modality', default='rgb',
                         help='modality whose encoder is exported')
     parser.add_argument('--img-size', type=int, nargs='+', default=None,
@@ -73,6 +76,12 @@ def parse_args(argv: Optional[list] = None) -> argparse.Namespace:
                         help='mmseg: fold the patch bias into pos_embed '
                         '(for patch_bias=False, mmseg\'s default) or keep it '
                         '(for patch_bias=True)')
+    parser.add_argument('--num-frames', type=int, default=16,
+                        help='mmaction2: target clip length (default 16)')
+    parser.add_argument('--pooling', default='mean', choices=['mean', 'none'],
+                        help='mmaction2: the final norm becomes fc_norm of '
+                        'the mean-pooled feature (use_mean_pooling=True) or '
+                        'norm of every token (use_mean_pooling=False)')
     parser.add_argument('--num-heads', type=int, default=None,
                         help='pre-training num_heads for the printed config '
                         '(default: read from the runner checkpoint)')
@@ -93,13 +102,29 @@ def main(argv: Optional[list] = None) -> int:
     args = parse_args(argv)
     try:
         with unsafe_checkpoint_loading(args.unsafe_load):
-            meta = export_vit(args.src, args.dst, args.target, args.modality,
-                              read_img_size(args.img_size), args.src_prefix,
-                              args.src_grid, args.patch_bias, args.num_heads)
+            if args.target == 'mmaction2':
+                from mmrgbd.models.utils.export_mmaction import (
+                    export_mmaction2, summary_mmaction2)
+                size = read_img_size(args.img_size) or (224, 224)
+                if size[0] != size[1]:
+                    raise ExportError(f'mmaction2\'s VisionTransformer takes '
+                                      f'a square img_size, got {size}')
+                meta = export_mmaction2(args.src, args.dst, args.modality,
+                                        size[0], args.num_frames,
+                                        args.pooling, args.src_prefix,
+                                        args.num_heads)
+                text = summary_mmaction2(meta, args.dst)
+            else:
+                meta = export_vit(args.src, args.dst, args.target,
+                                  args.modality,
+                                  read_img_size(args.img_size),
+                                  args.src_prefix, args.src_grid,
+                                  args.patch_bias, args.num_heads)
+                text = summary(meta, args.dst)
     except (ExportError, RuntimeError, FileNotFoundError) as e:
         print(f'ERROR: cannot export {args.src}: {e}', file=sys.stderr)
         raise SystemExit(1)
-    print(summary(meta, args.dst))
+    print(text)
     print(f'saved {args.dst}')
     return 0
 

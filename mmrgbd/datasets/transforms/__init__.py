@@ -8,3 +8,4 @@ from .photometric import (RandomGrayscale, RGBColorJitter,  # noqa: F401
                           RGBGaussianBlur)
 from .lidar import FilterPointsInImage, LoadLiDARPoints  # noqa: F401
 from .two_view import PackSimIPUInputs, SimIPUTwoView  # noqa: F401
+from .mmseg_depth import KBCrop, RandomGammaBrightnessColor  # noqa: F401

@@ -24,9 +24,12 @@ def robust_depth_stats(values: np.ndarray,
                        eps: float = 1e-6):
     """Truncated mean and standard deviation of valid depth values.
 
-    The values are sorted, ``k = floor(n * trunc)`` values are dropped at each
-    end, and the mean and (population) standard deviation of the remaining
-    ``n - 2k`` values are returned. When fewer than ``min_valid`` values remain
+    ``k = floor(n * trunc)`` values are dropped at each end of the sorted
+    values, and the mean and (population) standard deviation of the remaining
+    ``n - 2k`` values are returned. The kept values are found with
+    ``np.partition`` (linear time), not a full sort; the sums then run over
+    them in partition order, so the statistics may differ from a sort-based
+    computation in the last bits. When fewer than ``min_valid`` values remain
     or the standard deviation is below ``eps`` the statistics are degenerate:
     the returned std is 1.0 (so the normalised output is 0 for a constant
     frame and the mapping stays invertible) and ``ok`` is False.
@@ -41,13 +44,20 @@ def robust_depth_stats(values: np.ndarray,
         tuple[float, float, bool]: ``(mean, std, ok)``; ``mean`` is 0.0 when
         there are no values at all.
     """
-    values = np.sort(np.asarray(values, dtype=np.float64).ravel())
+    values = np.asarray(values).ravel()
+    if values.dtype not in (np.float32, np.float64):
+        values = values.astype(np.float64)
     n = values.size
     k = int(np.floor(n * trunc))
-    kept = values[k:n - k]
-    if kept.size == 0:
-        mean = float(values.mean()) if n else 0.0
+    if n - 2 * k <= 0:
+        mean = float(values.mean(dtype=np.float64)) if n else 0.0
         return mean, 1.0, False
+    if k > 0:
+        # the k smallest before index k, the k largest from n - k: the
+        # slice between holds the kept values (float32 -> float64 is exact
+        # and monotone, so partitioning float32 keeps the same values)
+        values = np.partition(values, (k, n - k - 1))[k:n - k]
+    kept = values.astype(np.float64, copy=False)
     mean = float(kept.mean())
     std = float(kept.std())
     if kept.size < min_valid or not std >= eps:
@@ -166,18 +176,26 @@ class NormalizeDepth(BaseTransform):
 
     def _normalize(self, depth: np.ndarray, valid: np.ndarray):
         """Normalise one group of pixels; returns (output, params)."""
-        d = depth.astype(np.float64)
+        # float64 arithmetic on the valid values only, cast to float32
+        values = depth[valid]  # (n_valid, )
+        d = values.astype(np.float64)
         out = np.zeros(depth.shape, dtype=np.float32)
         if self.mode == 'robust':
-            mean, std, ok = robust_depth_stats(d[valid], self.trunc,
+            mean, std, ok = robust_depth_stats(values, self.trunc,
                                                self.min_valid, self.eps)
             if ok:
-                out[valid] = (d[valid] - mean) / std
+                d -= mean
+                d /= std
+                out[valid] = d
             return out, dict(mean=mean, std=std)
         if self.mode == 'metric':
-            out[valid] = (d[valid] - self.shift) / self.scale
+            d -= self.shift
+            d /= self.scale
         else:  # log
-            out[valid] = (np.log(d[valid]) - self.shift) / self.scale
+            d = np.log(d)
+            d -= self.shift
+            d /= self.scale
+        out[valid] = d
         return out, dict(shift=self.shift, scale=self.scale)
 
     def transform(self, results: dict) -> dict:
@@ -202,7 +220,9 @@ class NormalizeDepth(BaseTransform):
             valid = np.isfinite(depth) & (depth > 0)
         valid = np.asarray(valid, dtype=bool)
         path = sample_path(results, 'depth_path')
-        if not np.isfinite(depth[valid]).all():
+        # the whole map first (no gather); only if that fails, the valid part
+        if not np.isfinite(depth).all() and \
+                not np.isfinite(depth[valid]).all():
             raise BadSampleError(path, 'depth holds non-finite values at '
                                  'pixels marked valid')
         if self.mode == 'log' and (depth[valid] <= 0).any():

@@ -1,6 +1,7 @@
 """Packing of a pipeline sample into model inputs and an RGBDDataSample."""
 from typing import Sequence
 
+import cv2
 import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
@@ -9,7 +10,27 @@ from mmcv.transforms import to_tensor
 from mmrgbd.registry import TRANSFORMS
 from mmrgbd.structures import RGBDDataSample
 
-__all__ = ['PackRGBDInputs']
+__all__ = ['PackRGBDInputs', 'channels_first']
+
+
+def channels_first(rgb: np.ndarray) -> np.ndarray:
+    """``(..., H, W, 3)`` -> contiguous ``(3, ..., H, W)``.
+
+    Equal to ``np.ascontiguousarray(np.moveaxis(rgb, -1, 0))``; the planes
+    are split with ``cv2.split`` (several times faster than numpy's strided
+    copy for uint8).
+
+    Args:
+        rgb (np.ndarray): ``(H, W, 3)`` or ``(T, H, W, 3)``.
+
+    Returns:
+        np.ndarray: ``(3, H, W)`` or ``(3, T, H, W)``.
+    """
+    lead, (w, c) = rgb.shape[:-2], rgb.shape[-2:]
+    if rgb.size == 0 or c > 4 or rgb.dtype not in (np.uint8, np.float32):
+        return np.ascontiguousarray(np.moveaxis(rgb, -1, 0))
+    planes = cv2.split(np.ascontiguousarray(rgb).reshape(-1, w, c))
+    return np.stack(planes).reshape((c, ) + lead + (w, ))
 
 
 @TRANSFORMS.register_module()
@@ -77,10 +98,7 @@ class PackRGBDInputs(BaseTransform):
             if rgb.ndim not in (3, 4) or rgb.shape[-1] != 3:
                 raise ValueError('rgb must be (H, W, 3) or (T, H, W, 3), got '
                                  f'{rgb.shape}')
-            # channel to the front: (H, W, 3) -> (3, H, W) and
-            # (T, H, W, 3) -> (3, T, H, W)
-            rgb = np.moveaxis(rgb, -1, 0)
-            inputs['rgb'] = to_tensor(np.ascontiguousarray(rgb))
+            inputs['rgb'] = to_tensor(channels_first(rgb))
         for key, dtype in self.MAP_DTYPES.items():
             arr = results.get(key)
             if arr is None:

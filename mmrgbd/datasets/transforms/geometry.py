@@ -43,6 +43,7 @@ an input value. After each transform ``depth`` is 0 exactly where
 """
 from typing import Optional, Sequence, Tuple, Union
 
+import cv2
 import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -56,7 +57,7 @@ IMAGE_KEYS = ('rgb', )
 NEAREST_KEYS = ('depth', 'depth_valid', 'semseg')
 
 __all__ = [
-    'get_image_size', 'crop_rgbd', 'resize_rgbd', 'flip_rgbd',
+    'get_image_size', 'crop_rgbd', 'resize_rgbd', 'flip_rgbd', 'flip_frame',
     'nearest_resize', 'RGBDRandomResizedCrop', 'RGBDResize',
     'RGBDRandomFlip', 'RGBDRandomCrop', 'RGBDCenterCrop', 'RGBDRandomResize'
 ]
@@ -147,12 +148,41 @@ def _sync_depth_valid(results: dict) -> None:
     """Make ``depth`` exactly 0 where ``depth_valid`` is False."""
     depth, valid = results.get('depth'), results.get('depth_valid')
     if depth is not None and valid is not None:
-        results['depth'] = np.where(valid, depth, 0).astype(depth.dtype)
+        results['depth'] = np.where(valid, depth, np.zeros((), depth.dtype))
 
 
 def _finish(results: dict) -> None:
     _sync_depth_valid(results)
     results['img_shape'] = get_image_size(results)
+
+
+def _crop(results: dict, x0: int, y0: int, w: int, h: int) -> None:
+    """:func:`crop_rgbd` without the final depth / validity sync.
+
+    The image-aligned arrays become views of their uncropped arrays.
+    """
+    img_h, img_w = get_image_size(results)
+    if not (0 <= x0 and 0 <= y0 and w > 0 and h > 0 and x0 + w <= img_w
+            and y0 + h <= img_h):
+        raise ValueError(f'crop box x0={x0}, y0={y0}, w={w}, h={h} is not '
+                         f'inside the image of size (H, W)={(img_h, img_w)}')
+    bbox = np.array([x0, y0, x0 + w - 1, y0 + h - 1])
+    results.setdefault('ori_shape', (img_h, img_w))
+    for key in IMAGE_KEYS + NEAREST_KEYS:
+        if results.get(key) is not None:
+            arr = results[key]
+            if arr.ndim not in (_frame_ndim(key), _frame_ndim(key) + 1):
+                raise ValueError(
+                    f'expected a frame with {_frame_ndim(key)} dims or a '
+                    f'clip with {_frame_ndim(key) + 1} dims, got shape '
+                    f'{arr.shape}')
+            # rows and columns of a frame or of every frame of a clip
+            spatial = (slice(y0, y0 + h), slice(x0, x0 + w))
+            lead = arr.ndim - _frame_ndim(key)
+            results[key] = arr[(slice(None), ) * lead + spatial]
+    mat = np.array([[1., 0., -x0], [0., 1., -y0], [0., 0., 1.]])
+    _apply_pixel_transform(results, mat)
+    results['crop_bbox'] = bbox
 
 
 def crop_rgbd(results: dict, x0: int, y0: int, w: int, h: int) -> dict:
@@ -173,20 +203,7 @@ def crop_rgbd(results: dict, x0: int, y0: int, w: int, h: int) -> dict:
     Returns:
         dict: The sample.
     """
-    img_h, img_w = get_image_size(results)
-    if not (0 <= x0 and 0 <= y0 and w > 0 and h > 0 and x0 + w <= img_w
-            and y0 + h <= img_h):
-        raise ValueError(f'crop box x0={x0}, y0={y0}, w={w}, h={h} is not '
-                         f'inside the image of size (H, W)={(img_h, img_w)}')
-    bbox = np.array([x0, y0, x0 + w - 1, y0 + h - 1])
-    results.setdefault('ori_shape', (img_h, img_w))
-    for key in IMAGE_KEYS + NEAREST_KEYS:
-        if results.get(key) is not None:
-            results[key] = _map_frames(lambda f: mmcv.imcrop(f, bbox),
-                                       results[key], _frame_ndim(key))
-    mat = np.array([[1., 0., -x0], [0., 1., -y0], [0., 0., 1.]])
-    _apply_pixel_transform(results, mat)
-    results['crop_bbox'] = bbox
+    _crop(results, x0, y0, w, h)
     _finish(results)
     return results
 
@@ -211,7 +228,9 @@ def nearest_resize(arr: np.ndarray, out_hw: Tuple[int, int]) -> np.ndarray:
     cols = np.floor((np.arange(out_w) + 0.5) * in_w / out_w).astype(np.int64)
     rows = np.clip(rows, 0, in_h - 1)
     cols = np.clip(cols, 0, in_w - 1)
-    return arr[..., rows[:, None], cols[None, :]]  # (..., H', W')
+    # rows first (the smaller intermediate for downsizing), then columns:
+    # two 1-D gathers are cheaper than one 2-D fancy index
+    return arr[..., rows, :][..., cols]  # (..., H', W')
 
 
 def resize_rgbd(results: dict,
@@ -236,6 +255,27 @@ def resize_rgbd(results: dict,
     Returns:
         dict: The sample.
     """
+    _resize(results, out_hw, interpolation, backend)
+    _finish(results)
+    return results
+
+
+def _resize_image(frame: np.ndarray, out_wh: Tuple[int, int],
+                  interpolation: str, backend: str) -> np.ndarray:
+    """``mmcv.imresize`` of one (H, W, 3) frame, which may be a view.
+
+    Pillow copies a strided (cropped) array element by element
+    (``tobytes``), far slower than a contiguous copy first.
+    """
+    if backend == 'pillow':
+        frame = np.ascontiguousarray(frame)
+    return mmcv.imresize(frame, out_wh, interpolation=interpolation,
+                         backend=backend)
+
+
+def _resize(results: dict, out_hw: Tuple[int, int], interpolation: str,
+            backend: str) -> None:
+    """:func:`resize_rgbd` without the final depth / validity sync."""
     img_h, img_w = get_image_size(results)
     out_h, out_w = int(out_hw[0]), int(out_hw[1])
     if out_h <= 0 or out_w <= 0:
@@ -244,9 +284,8 @@ def resize_rgbd(results: dict,
     for key in IMAGE_KEYS:
         if results.get(key) is not None:
             results[key] = _map_frames(
-                lambda f: mmcv.imresize(
-                    f, (out_w, out_h), interpolation=interpolation,
-                    backend=backend),
+                lambda f: _resize_image(f, (out_w, out_h), interpolation,
+                                        backend),
                 results[key], 3)  # (..., H', W', 3)
     for key in NEAREST_KEYS:
         if results.get(key) is not None:
@@ -256,8 +295,40 @@ def resize_rgbd(results: dict,
                     [0., 0., 1.]])
     _apply_pixel_transform(results, mat)
     results['scale_factor'] = (sx, sy)
-    _finish(results)
-    return results
+
+
+#: dtypes ``cv2.flip`` copies as they are (it moves whole elements, no
+#: arithmetic); bool and 64-bit integers are flipped through a same-size view
+_CV2_FLIP_DTYPES = (np.uint8, np.int8, np.uint16, np.int16, np.int32,
+                    np.float32, np.float64)
+_CV2_FLIP_VIEWS = {np.dtype(bool): np.uint8, np.dtype(np.int64): np.float64,
+                   np.dtype(np.uint64): np.float64}
+
+
+def flip_frame(frame: np.ndarray, direction: str) -> np.ndarray:
+    """A contiguous flipped copy of one frame, (H, W) or (H, W, C).
+
+    Equal to ``np.ascontiguousarray(mmcv.imflip(frame, direction))``, done by
+    ``cv2.flip`` where it applies (much faster than numpy's copy of a
+    negatively strided array, especially for (H, W, 3) uint8).
+
+    Args:
+        frame (np.ndarray): The frame.
+        direction (str): ``'horizontal'`` or ``'vertical'``.
+
+    Returns:
+        np.ndarray: The flipped frame, C-contiguous, same dtype.
+    """
+    view = _CV2_FLIP_VIEWS.get(frame.dtype)
+    as_cv = frame if view is None else frame.view(view)
+    if as_cv.dtype in _CV2_FLIP_DTYPES and (
+            as_cv.ndim == 2 or (as_cv.ndim == 3 and as_cv.shape[2] <= 4)) \
+            and min(as_cv.shape[:2]) > 0:
+        out = cv2.flip(as_cv, 1 if direction == 'horizontal' else 0)
+        if out.ndim != frame.ndim:  # cv2 drops a length-1 channel axis
+            out = out.reshape(frame.shape)
+        return out if view is None else out.view(frame.dtype)
+    return np.ascontiguousarray(mmcv.imflip(frame, direction))
 
 
 def flip_rgbd(results: dict, direction: str = 'horizontal') -> dict:
@@ -286,9 +357,8 @@ def flip_rgbd(results: dict, direction: str = 'horizontal') -> dict:
     results.setdefault('ori_shape', (img_h, img_w))
     for key in IMAGE_KEYS + NEAREST_KEYS:
         if results.get(key) is not None:
-            results[key] = _map_frames(
-                lambda f: np.ascontiguousarray(mmcv.imflip(f, direction)),
-                results[key], _frame_ndim(key))
+            results[key] = _map_frames(lambda f: flip_frame(f, direction),
+                                       results[key], _frame_ndim(key))
     mirror = np.diag([-1., 1., 1.]) if direction == 'horizontal' else \
         np.diag([1., -1., 1.])
     _apply_pixel_transform(results, mat, camera_mirror=mirror)
@@ -384,9 +454,13 @@ class RGBDRandomResizedCrop(BaseTransform):
             dict: The transformed sample.
         """
         x0, y0, w, h = self._sample_box(get_image_size(results))
-        crop_rgbd(results, x0, y0, w, h)
-        return resize_rgbd(results, self.size, self.interpolation,
-                           self.backend)
+        # crop_rgbd then resize_rgbd, with the crop kept as views and depth
+        # synced with its validity once, on the output (nearest resizing
+        # commutes with the sync, so the result is the same)
+        _crop(results, x0, y0, w, h)
+        _resize(results, self.size, self.interpolation, self.backend)
+        _finish(results)
+        return results
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(size={self.size}, '

@@ -136,7 +136,16 @@ class LoadRGBDFromFiles(BaseTransform):
             self.depth_unit if self.depth_unit is not None else sample_unit)
 
     def _load_semseg(self, path: str) -> np.ndarray:
-        label = read_label(path, self.backend_args).astype(np.int64)
+        """The label map with ``reduce_zero_label`` / ``semseg_map`` applied.
+
+        Without either the ids are returned in their stored (integer) dtype;
+        the caller casts to int64 after the range check, which is cheaper on
+        the stored (usually uint8) ids.
+        """
+        label = read_label(path, self.backend_args)
+        if not self.reduce_zero_label and self._lut is None:
+            return label
+        label = label.astype(np.int64)
         if self.reduce_zero_label:
             label[label == 0] = self.ignore_index
             label = label - 1
@@ -153,8 +162,12 @@ class LoadRGBDFromFiles(BaseTransform):
     def _check_label_range(self, label: np.ndarray, path: str,
                            num_classes: int) -> None:
         """Raise if an id is outside ``[0, num_classes)`` and not ignored."""
-        bad = (label != self.ignore_index) & ((label < 0) |
-                                              (label >= num_classes))
+        outside = label >= num_classes
+        if np.issubdtype(label.dtype, np.signedinteger):
+            outside |= label < 0
+        if not outside.any():  # the common case: one cheap pass
+            return
+        bad = outside & (label != self.ignore_index)
         if bad.any():
             ids = np.unique(label[bad])
             raise BadSampleError(
@@ -212,7 +225,7 @@ class LoadRGBDFromFiles(BaseTransform):
             if num_classes is not None:
                 self._check_label_range(label, results['semseg_path'],
                                         int(num_classes))
-            results['semseg'] = label
+            results['semseg'] = label.astype(np.int64, copy=False)
         for key in ('intrinsics', 'cam2world', 'lidar2img'):
             if results.get(key) is not None:
                 try:

@@ -1,4 +1,5 @@
 """A CheckpointHook whose checkpoints survive a kill and resume exactly."""
+import contextlib
 import glob
 import os
 import os.path as osp
@@ -206,10 +207,15 @@ class AtomicCheckpointHook(CheckpointHook):
         """Set up as MMEngine does, drop stale partial files, restore RNG."""
         super().before_train(runner)
         if self._local() and is_main_process():
-            for stale in glob.glob(
-                    osp.join(self.out_dir, '*' + PARTIAL_SUFFIX)) + glob.glob(
-                        osp.join(runner.work_dir, '*' + PARTIAL_SUFFIX)):
-                os.remove(stale)
+            # out_dir is usually the work dir itself: each file once
+            stale = {
+                osp.realpath(p)
+                for d in (self.out_dir, runner.work_dir)
+                for p in glob.glob(osp.join(d, '*' + PARTIAL_SUFFIX))
+            }
+            for path in sorted(stale):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(path)
         self._prepare_resume(runner)
 
     def _save_checkpoint_with_step(self, runner, step, meta):

@@ -5,6 +5,7 @@ implementation was read for the choices the paper leaves open (C5 features,
 projection MLPs with BN, image query / point key in the inter-modal term,
 which side of each term is detached).
 """
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -21,8 +22,9 @@ MATCHERS = dict(
 
 
 def match_points(cost: torch.Tensor,
-                 matcher: str = 'hungarian') -> Tuple[torch.Tensor,
-                                                      torch.Tensor]:
+                 matcher: str = 'hungarian',
+                 metric_tol: float = 0.) -> Tuple[torch.Tensor,
+                                                  torch.Tensor]:
     """One-to-one matching of every sample of a batch of cost matrices.
 
     Args:
@@ -30,6 +32,11 @@ def match_points(cost: torch.Tensor,
         matcher (str): ``'hungarian'`` (scipy, per sample, exact),
             ``'auction'`` (batched torch auction, on the cost's device) or
             ``'greedy'`` (per sample, the ablation).
+        metric_tol (float): ``'hungarian'`` only: for distance costs, the
+            allowed relative increase of the total cost over the optimum
+            (see :func:`~mmrgbd.models.utils.matching.hungarian_match`);
+            0 = exact for any cost. The samples are then solved in parallel
+            threads (scipy releases the GIL).
 
     Returns:
         tuple[Tensor, Tensor]: ``rows`` and ``cols``, each (B, N) long:
@@ -43,7 +50,14 @@ def match_points(cost: torch.Tensor,
         raise ValueError(f'match_points needs N <= M, got {tuple(cost.shape)}')
     if matcher == 'auction':
         return auction_match(cost)  # (B, N), (B, N)
-    pairs = [MATCHERS[matcher](c) for c in cost]
+    if matcher == 'hungarian' and metric_tol > 0 and len(cost) > 1:
+        with ThreadPoolExecutor(max_workers=len(cost)) as pool:
+            pairs = list(pool.map(
+                lambda c: hungarian_match(c, metric_tol), cost))
+    elif matcher == 'hungarian':
+        pairs = [hungarian_match(c, metric_tol) for c in cost]
+    else:
+        pairs = [MATCHERS[matcher](c) for c in cost]
     return (torch.stack([p[0] for p in pairs]),
             torch.stack([p[1] for p in pairs]))  # (B, N), (B, N)
 
@@ -142,7 +156,11 @@ class SimIPU(BaseModel):
       are the one-to-one matching of ``T(l_a)`` and ``l_b`` minimising the
       summed L2 distance (``matcher``: scipy Hungarian, batched auction or
       the greedy ablation; the cost is detached; ``T`` may include a
-      mirror). Over at most ``max_intra_pairs`` random pairs of ``M1``,
+      mirror). The Hungarian matching first fixes the locations that
+      coincide in both views (``match_tol``, see
+      :func:`~mmrgbd.models.utils.matching.coincident_pairs`) and, when the
+      image term is on, is solved in a background thread while the image
+      encoder runs. Over at most ``max_intra_pairs`` random pairs of ``M1``,
       InfoNCE with query ``g(f_a_i)``, positive ``sg(g(f_b_j))`` and as
       negatives the ``sg(g(f_b_k))`` of the other pairs; ``g`` =
       ``intra_proj`` (shared by both views) and ``sg`` is stop-gradient: as
@@ -190,6 +208,12 @@ class SimIPU(BaseModel):
         inter_weight (float): ``mu``. Default 1.
         temperature (float): InfoNCE ``tau``. Default 0.07.
         matcher (str): ``'hungarian'``, ``'auction'`` or ``'greedy'``.
+        match_tol (float): ``'hungarian'``: the matched total cost may
+            exceed the optimum by at most this fraction, which lets the
+            solver fix the coinciding locations first (a proven bound, see
+            :func:`~mmrgbd.models.utils.matching.coincident_pairs`; on KITTI
+            scans the pairs are in practice scipy's). 0 = scipy on the full
+            cost matrix. Default 1e-4.
         max_intra_pairs (int): Random subset size of ``M1``. Default 4096.
         max_inter_pairs (int): Random subset size of the projected points.
             Default 4096.
@@ -213,6 +237,7 @@ class SimIPU(BaseModel):
                  inter_weight: float = 1.0,
                  temperature: float = 0.07,
                  matcher: str = 'hungarian',
+                 match_tol: float = 1e-4,
                  max_intra_pairs: int = 4096,
                  max_inter_pairs: int = 4096,
                  negatives: str = 'batch',
@@ -248,6 +273,9 @@ class SimIPU(BaseModel):
         self.inter_weight = float(inter_weight)
         self.temperature = float(temperature)
         self.matcher = matcher
+        if match_tol < 0:
+            raise ValueError(f'match_tol must be >= 0, got {match_tol}')
+        self.match_tol = float(match_tol)
         self.max_intra_pairs = int(max_intra_pairs)
         self.max_inter_pairs = int(max_inter_pairs)
         self.negatives = negatives
@@ -324,8 +352,42 @@ class SimIPU(BaseModel):
     # ------------------------------------------------------------------ #
     # the two terms
     # ------------------------------------------------------------------ #
+    def start_matching(self, feat_a: dict, points_beta,
+                       beta_transform: torch.Tensor, background: bool = True
+                       ) -> Tuple[dict, Future]:
+        """Encode view beta and start matching ``T(l_a)`` to ``l_b``.
+
+        Args:
+            feat_a (dict): Point-encoder output of view alpha.
+            points_beta (Tensor | list[Tensor]): View beta (B, N, C).
+            beta_transform (Tensor): (B, 4, 4) ``T`` (alpha -> beta).
+            background (bool): Solve the CPU matchers in a background thread
+                (one per batch; scipy releases the GIL), so that the caller
+                can run the image encoder meanwhile.
+
+        Returns:
+            tuple[dict, Future]: View beta's point features (no graph) and
+            the future of :func:`match_points`' ``(rows, cols)``.
+        """
+        with torch.no_grad():  # the keys are detached: no graph for beta
+            feat_b = self.extract_pts_feat(points_beta)
+        xyz_ab = transform_points(feat_a['xyz'], beta_transform)  # (B, M, 3)
+        cost = torch.cdist(xyz_ab.detach(), feat_b['xyz'].detach())  # (B,M,M)
+        args = (cost, self.matcher)
+        kwargs = dict(metric_tol=self.match_tol) \
+            if self.matcher == 'hungarian' else {}
+        if background and self.matcher != 'auction':
+            pool = ThreadPoolExecutor(max_workers=1)
+            future = pool.submit(match_points, *args, **kwargs)
+            pool.shutdown(wait=False)  # the thread ends with its task
+        else:
+            future = Future()
+            future.set_result(match_points(*args, **kwargs))
+        return feat_b, future
+
     def intra_loss(self, feat_a: dict, points_beta,
-                   beta_transform: torch.Tensor
+                   beta_transform: torch.Tensor,
+                   matching: Optional[Tuple[dict, Future]] = None
                    ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Intra-modal InfoNCE over the matched pairs ``M1``.
 
@@ -333,15 +395,18 @@ class SimIPU(BaseModel):
             feat_a (dict): Point-encoder output of view alpha.
             points_beta (Tensor | list[Tensor]): View beta (B, N, C).
             beta_transform (Tensor): (B, 4, 4) ``T`` (alpha -> beta).
+            matching (tuple, optional): The output of
+                :meth:`start_matching` when it was started before; else it
+                is run here.
 
         Returns:
             tuple[Tensor, Tensor]: Unweighted loss and top-1 accuracy.
         """
-        with torch.no_grad():  # the keys are detached: no graph for beta
-            feat_b = self.extract_pts_feat(points_beta)
-        xyz_ab = transform_points(feat_a['xyz'], beta_transform)  # (B, M, 3)
-        cost = torch.cdist(xyz_ab.detach(), feat_b['xyz'].detach())  # (B,M,M)
-        rows, cols = match_points(cost, self.matcher)  # (B, K), (B, K)
+        if matching is None:
+            matching = self.start_matching(feat_a, points_beta,
+                                           beta_transform, background=False)
+        feat_b, future = matching
+        rows, cols = future.result()  # (B, K), (B, K)
         bidx = torch.arange(rows.shape[0], device=rows.device)[:, None]
         q = feat_a['features'][bidx, rows].flatten(0, 1)  # (B*K, C)
         k = feat_b['features'][bidx, cols].flatten(0, 1)  # (B*K, C), no grad
@@ -351,7 +416,8 @@ class SimIPU(BaseModel):
 
     def inter_loss(self, rgb: torch.Tensor, feat_a: dict,
                    lidar2img: torch.Tensor,
-                   img_shapes: Optional[torch.Tensor] = None
+                   img_shapes: Optional[torch.Tensor] = None,
+                   img_feats: Optional[torch.Tensor] = None
                    ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Inter-modal InfoNCE between image and (stop-gradient) points.
 
@@ -361,12 +427,15 @@ class SimIPU(BaseModel):
             lidar2img (Tensor): (B, 4, 4) projections into ``rgb``.
             img_shapes (Tensor, optional): (B, 2) unpadded (H, W) of each
                 image; points outside them are dropped. Default: (H, W).
+            img_feats (Tensor, optional): ``extract_img_feat(rgb)`` if
+                already computed.
 
         Returns:
             tuple[Tensor, Tensor]: Unweighted loss and top-1 accuracy.
         """
         img_hw = tuple(rgb.shape[-2:])
-        img_feats = self.extract_img_feat(rgb)  # (B, C_img, h, w)
+        if img_feats is None:
+            img_feats = self.extract_img_feat(rgb)  # (B, C_img, h, w)
         xyz = feat_a['xyz'].detach()  # (B, M, 3)
         uv, valid = project_to_image(
             xyz, lidar2img, img_hw if img_shapes is None else img_shapes,
@@ -414,13 +483,20 @@ class SimIPU(BaseModel):
             raise ValueError('both SimIPU loss weights are 0')
         feat_a = self.extract_pts_feat(inputs['points'])
         losses = {}
+        img_feats = None
         if self.intra_weight > 0:
             if 'points_beta' not in inputs:
                 raise KeyError('SimIPU needs `points_beta` in the inputs '
                                '(SimIPUTwoView + PackSimIPUInputs)')
             mat = self._meta_matrix(data_samples, 'beta_transform',
                                     feat_a['xyz'])  # (B, 4, 4)
-            loss, acc = self.intra_loss(feat_a, inputs['points_beta'], mat)
+            matching = self.start_matching(
+                feat_a, inputs['points_beta'], mat,
+                background=self.inter_weight > 0)
+            if self.inter_weight > 0:  # runs while the matching is solved
+                img_feats = self.extract_img_feat(inputs['rgb'])
+            loss, acc = self.intra_loss(feat_a, inputs['points_beta'], mat,
+                                        matching)
             losses['loss_intra'] = self.intra_weight * loss
             losses['acc_intra'] = acc
         if self.inter_weight > 0:
@@ -428,7 +504,7 @@ class SimIPU(BaseModel):
                                     feat_a['xyz'])  # (B, 4, 4)
             loss, acc = self.inter_loss(
                 inputs['rgb'], feat_a, mat,
-                self._image_shapes(data_samples, inputs['rgb']))
+                self._image_shapes(data_samples, inputs['rgb']), img_feats)
             losses['loss_inter'] = self.inter_weight * loss
             losses['acc_inter'] = acc
         return losses

@@ -242,6 +242,19 @@ def detect_sincos_grid(pos_embed: torch.Tensor, num_extra_tokens: int
     return matches[0] if len(matches) == 1 else None
 
 
+def count_layers(sd: Dict[str, torch.Tensor]) -> int:
+    """Number of blocks ``layers.0 .. layers.L-1`` of a mmpretrain-layout ViT.
+
+    Raises:
+        ExportError: No blocks, or the indices are not 0..L-1.
+    """
+    layer_ids = sorted({int(k.split('.')[1]) for k in sd
+                        if k.startswith('layers.')})
+    if not layer_ids or layer_ids != list(range(len(layer_ids))):
+        raise ExportError(f'transformer blocks are not 0..L-1: {layer_ids}')
+    return len(layer_ids)
+
+
 def infer_vit_spec(sd: Dict[str, torch.Tensor]) -> dict:
     """Architecture of a mmpretrain-layout ViT state dict.
 
@@ -276,15 +289,11 @@ def infer_vit_spec(sd: Dict[str, torch.Tensor]) -> dict:
                           f'to a mmpretrain / mmseg VisionTransformer')
     if w.shape[2] != w.shape[3]:
         raise ExportError(f'non-square patches {tuple(w.shape[2:])}')
-    layer_ids = sorted({int(k.split('.')[1]) for k in sd
-                        if k.startswith('layers.')})
-    if not layer_ids or layer_ids != list(range(len(layer_ids))):
-        raise ExportError(f'transformer blocks are not 0..L-1: {layer_ids}')
     return dict(
         embed_dims=int(w.shape[0]),
         in_channels=int(w.shape[1]),
         patch_size=int(w.shape[2]),
-        num_layers=len(layer_ids),
+        num_layers=count_layers(sd),
         feedforward_channels=int(
             sd['layers.0.ffn.layers.0.0.weight'].shape[0]),
         num_global_tokens=1 if 'cls_token' in sd else 0,
