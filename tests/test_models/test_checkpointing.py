@@ -210,3 +210,4 @@ def test_mae_decoder_projects_only_visible_tokens():
     out2 = dec(noisy)
     for m in out:
         assert torch.equal(out[m], out2[m])
+

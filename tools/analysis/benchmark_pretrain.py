@@ -184,7 +184,7 @@ def synthetic_inputs(model, batch: int,
 
 def train_step(model, optim_wrapper, inputs, forward=None):
     """``BaseModel.train_step`` after the data preprocessor."""
-    forward = forward or model
+    forward = model if forward is None else forward
     with optim_wrapper.optim_context(model):
         losses = forward(inputs, None, mode='loss')
     loss, log_vars = model.parse_losses(losses)
