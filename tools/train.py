@@ -4,9 +4,9 @@ import os
 import os.path as osp
 import warnings
 
-import torch
 from mmengine.config import Config, DictAction
 
+from mmrgbd.engine.optimizers import autocast_optim_wrapper_cfg
 from mmrgbd.engine.runner import build_runner, setup_distributed_for_device
 from mmrgbd.engine.schedule import rescale_iter_schedule
 from mmrgbd.utils import unsafe_checkpoint_loading
@@ -27,7 +27,9 @@ def parse_args():
     parser.add_argument(
         '--amp',
         action='store_true',
-        help='enable automatic-mixed-precision training (needs CUDA)')
+        help='automatic mixed precision (AutocastOptimWrapper): fp16 with '
+        'dynamic loss scaling on CUDA, bf16 on CPU; set optim_wrapper.dtype '
+        'to choose (e.g. --cfg-options optim_wrapper.dtype=bfloat16)')
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
@@ -77,12 +79,9 @@ def merge_args(cfg, args):
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     if args.amp:
-        if torch.cuda.is_available():
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-        else:
-            warnings.warn('--amp needs CUDA (AmpOptimWrapper); no GPU is '
-                          'available, so training runs in fp32.')
+        # autocast on any device: fp16 + dynamic loss scaling on CUDA,
+        # bf16 on CPU (AutocastOptimWrapper's defaults)
+        cfg.optim_wrapper = autocast_optim_wrapper_cfg(cfg.optim_wrapper)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

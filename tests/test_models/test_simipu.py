@@ -865,3 +865,69 @@ def test_shipped_kitti_recipe_on_real_frames(kitti_root):
     assert not torch.equal(w_img, model.img_backbone.conv1.weight)
     assert not torch.equal(w_pts, next(model.pts_backbone.parameters()))
     assert torch.equal(w_head, model.inter_pts_proj.fc0.weight)
+
+
+# --------------------------------------------------------------------- #
+# matching off the critical path (issue 12)
+# --------------------------------------------------------------------- #
+def test_background_matching_gives_the_same_losses(monkeypatch):
+    """The matching solved in a background thread while the image encoder
+    runs gives the losses and gradients of the in-line solve (same RNG
+    order: the intra pairs are drawn before the inter ones)."""
+    inputs, samples = make_batch()
+    results = []
+    for background in (True, False):
+        model = build()
+        if not background:
+            monkeypatch.setattr(
+                type(model), 'start_matching',
+                lambda self, *a, background=True, _orig=type(
+                    model).start_matching: _orig(self, *a, background=False))
+        torch.manual_seed(3)
+        losses = model.loss(copy.deepcopy(inputs), samples)
+        (losses['loss_intra'] + losses['loss_inter']).backward()
+        grads = [p.grad.clone() for p in model.parameters()
+                 if p.grad is not None]
+        results.append((losses, grads))
+        monkeypatch.undo()
+    (la, ga), (lb, gb) = results
+    assert set(la) == set(lb) == {'loss_intra', 'acc_intra', 'loss_inter',
+                                  'acc_inter'}
+    for key in la:
+        assert torch.equal(la[key], lb[key]), key
+    assert len(ga) == len(gb) and all(torch.equal(a, b)
+                                      for a, b in zip(ga, gb))
+
+
+def test_match_tol_selects_the_solver(monkeypatch):
+    """match_tol > 0 (default 1e-4) passes the bound to the Hungarian
+    solver; 0 solves scipy's problem on the full matrix; < 0 is refused."""
+    seen = []
+    orig = simipu_mod.match_points
+
+    def spy(cost, matcher='hungarian', **kwargs):
+        seen.append(kwargs.get('metric_tol'))
+        return orig(cost, matcher, **kwargs)
+
+    monkeypatch.setattr(simipu_mod, 'match_points', spy)
+    inputs, samples = make_batch()
+    build().loss(copy.deepcopy(inputs), samples)
+    build(match_tol=0.).loss(copy.deepcopy(inputs), samples)
+    build(matcher='greedy').loss(copy.deepcopy(inputs), samples)
+    assert seen == [1e-4, 0., None]
+    with pytest.raises(ValueError, match='match_tol'):
+        build(match_tol=-1.)
+
+
+def test_match_points_threads_equal_one_by_one():
+    """Several clouds solved in parallel threads give the per-cloud
+    results."""
+    rng = np.random.default_rng(1)
+    a = rng.uniform(0, 5, (3, 40, 3))
+    b = a[:, rng.permutation(40)] + rng.normal(0, 1e-3, (3, 40, 3))
+    cost = torch.cdist(torch.tensor(a), torch.tensor(b))  # (3, 40, 40)
+    rows, cols = match_points(cost, 'hungarian', metric_tol=1e-4)
+    for i in range(3):
+        r, c = linear_sum_assignment(cost[i].numpy())
+        assert torch.equal(rows[i], torch.as_tensor(r))
+        assert torch.equal(cols[i], torch.as_tensor(c))

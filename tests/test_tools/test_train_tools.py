@@ -66,7 +66,7 @@ def test_dist_train_two_cpu_processes(tmp_path):
     assert osp.isfile(osp.join(work_dir, 'iter_2.pth'))
 
 
-def test_train_then_resume_and_amp_fallback(tmp_path):
+def test_train_then_resume_with_amp(tmp_path):
     work_dir = str(tmp_path / 'single')
     _run([sys.executable, 'tools/train.py', CONFIG, '--work-dir', work_dir,
           '--cfg-options', 'train_cfg.max_iters=2'] + FAST)
@@ -83,8 +83,9 @@ def test_train_then_resume_and_amp_fallback(tmp_path):
     assert 'resumed epoch: 0, iter: 2' in log
     assert 'Iter(train) [4/4]' in log
     assert osp.isfile(osp.join(work_dir, 'iter_4.pth'))
-    if not torch.cuda.is_available():
-        assert 'AmpOptimWrapper' in proc.stderr  # fp32 fallback warning
+    # --amp trains with autocast on CPU too (bf16), no fp32 fallback
+    assert "type='AutocastOptimWrapper'" in log
+    assert 'training runs in fp32' not in proc.stderr
     # the reconstruction hook drew the last iteration of each run
     assert osp.isfile(osp.join(work_dir, 'vis', 'iter_000004_0.png'))
     # benchmark the runner checkpoint with tools/test.py (trusted load)
@@ -196,3 +197,14 @@ def test_a_config_amp_optim_wrapper_trains_fp32_without_cuda():
                                      optimizer=dict(type='SGD', lr=0.1))
     wrapper = build_optim_wrapper(torch.nn.Linear(2, 1), cfg.optim_wrapper)
     assert type(wrapper) is OptimWrapper
+
+
+def test_amp_selects_the_autocast_wrapper():
+    """--amp used to need CUDA (AmpOptimWrapper) and fell back to fp32."""
+    tool = _train_tool()
+    plain, _ = _merged(tool)
+    cfg, _ = _merged(tool, '--amp')
+    assert plain.optim_wrapper.type == 'OptimWrapper'
+    assert cfg.optim_wrapper.type == 'AutocastOptimWrapper'
+    # the optimiser and its settings are kept
+    assert cfg.optim_wrapper.optimizer == plain.optim_wrapper.optimizer

@@ -53,12 +53,21 @@ def setup_distributed_for_device(cfg, launcher: str) -> None:
 def build_runner(cfg):
     """The runner of ``cfg``: ``cfg.runner_type`` if set, else RGBDRunner.
 
+    An optimiser that asks for ``fused=True`` where torch has no fused kernel
+    for it on this device gets ``foreach=True`` instead
+    (:func:`mmrgbd.engine.optimizers.fused.fused_or_foreach`).
+
     Args:
         cfg (Config): The runner config (after
             :func:`setup_distributed_for_device`).
     """
+    from mmengine.device import get_device
+
+    from mmrgbd.engine.optimizers.fused import fused_or_foreach
     from mmrgbd.registry import RUNNERS
     from .rgbd_runner import RGBDRunner
+    if cfg.get('optim_wrapper') is not None:
+        fused_or_foreach(cfg.optim_wrapper, get_device())
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return RGBDRunner.from_cfg(cfg)

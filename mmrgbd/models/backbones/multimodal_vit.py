@@ -5,12 +5,12 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
-import torch.utils.checkpoint as cp
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule, ModuleDict
 from mmpretrain.models.backbones import VisionTransformer
 
 from mmrgbd.registry import MODELS
+from ..utils.checkpointing import run_blocks
 from ..utils.init import xavier_init_linears
 from ..utils.pos_embed import (PE_ORDERS, REGENERATED_ORDERS,
                                build_sincos_pos_embed, interpolate_pos_embed)
@@ -267,11 +267,8 @@ class ViTEncoder(_StemMixin, VisionTransformer):
             x = torch.cat([cls, x], dim=1)  # (B, 1 + n, C)
         x = self.drop_after_pos(x)
         x = self.pre_norm(x)
-        for layer in self.layers:
-            if self.with_cp and self.training and x.requires_grad:
-                x = cp.checkpoint(layer, x, use_reentrant=False)
-            else:
-                x = layer(x)  # (B, G + n, C)
+        x = run_blocks(self.layers, x,
+                       self.with_cp and self.training)  # (B, G + n, C)
         if self.final_norm:
             x = self.ln1(x)
         return x

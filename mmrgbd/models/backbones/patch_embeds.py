@@ -17,6 +17,7 @@ from typing import Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmcv.cnn.bricks.transformer import PatchEmbed
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
@@ -38,6 +39,42 @@ def _xavier_as_linear(conv: nn.Conv2d) -> None:
     nn.init.xavier_uniform_(w.view([w.shape[0], -1]))
     if conv.bias is not None:
         nn.init.zeros_(conv.bias)
+
+
+def project_patches(conv: nn.Conv2d, x: torch.Tensor,
+                    channels_last: bool = False
+                    ) -> Tuple[torch.Tensor, Tuple[int, int]]:
+    """A non-overlapping patch conv (kernel = stride, no padding) as one
+    matmul over the flattened patches.
+
+    The same result as ``conv(x).flatten(2).transpose(1, 2)`` (the weight
+    ``(D, C, k, k)`` flattened in the patches' ``(C, k, k)`` order), but one
+    GEMM forward and two backward instead of the CPU convolution kernels,
+    which ran its backward at a tenth of the GEMM rate in the ViT-B
+    profile (``tools/analysis/benchmark_pretrain.py --profile``).
+
+    Args:
+        conv (nn.Conv2d): The projection (its weight and bias are used).
+        x (Tensor): (B, C, H, W), or (B, H, W, C) with ``channels_last``.
+        channels_last (bool): Layout of ``x``. Defaults to False.
+
+    Returns:
+        tuple[Tensor, tuple[int, int]]: tokens (B, h*w, D) and ``(h, w)``.
+    """
+    k = conv.kernel_size[0]
+    if channels_last:
+        B, H, W, C = x.shape
+        h, w = H // k, W // k
+        x = x.reshape(B, h, k, w, k, C).permute(0, 1, 3, 5, 2,
+                                                4)  # (B, h, w, C, k, k)
+    else:
+        B, C, H, W = x.shape
+        h, w = H // k, W // k
+        x = x.reshape(B, C, h, k, w, k).permute(0, 2, 4, 1, 3,
+                                                5)  # (B, h, w, C, k, k)
+    patches = x.reshape(B, h * w, C * k * k)  # (B, N, C*k*k)
+    weight = conv.weight.reshape(conv.out_channels, -1)  # (D, C*k*k)
+    return F.linear(patches, weight, conv.bias), (h, w)  # (B, N, D)
 
 
 def _check_divisible(name: str, spatial_shape: Sequence[int],
@@ -112,8 +149,9 @@ class ImagePatchEmbed(PatchEmbed):
             raise ValueError(f'ImagePatchEmbed expects (B, {self.in_channels}'
                              f', H, W), got {tuple(x.shape)}')
         self.get_grid_size(x.shape[-2:])
-        x, grid = super().forward(x)  # (B, N, C)
-        return x, tuple(grid)
+        # no adaptive padding and no norm (padding=0, norm_cfg=None): the
+        # conv of mmcv's PatchEmbed, as one matmul
+        return project_patches(self.projection, x)  # (B, N, C)
 
 
 @MODELS.register_module()
@@ -208,9 +246,10 @@ class SemsegPatchEmbed(BaseModule):
                 f'{self.ignore_index}')
         x = torch.where(x == self.ignore_index,
                         torch.full_like(x, self.num_classes), x)
-        emb = self.class_embed(x).permute(0, 3, 1, 2)  # (B, E, H/s, W/s)
-        tokens = self.projection(emb)  # (B, C, h, w)
-        return tokens.flatten(2).transpose(1, 2), grid  # (B, h*w, C)
+        emb = self.class_embed(x)  # (B, H/s, W/s, E)
+        tokens, _ = project_patches(self.projection, emb,
+                                    channels_last=True)  # (B, h*w, C)
+        return tokens, grid
 
 
 def build_patch_embed(cfg: dict, embed_dims: int,

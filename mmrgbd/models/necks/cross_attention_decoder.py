@@ -13,7 +13,7 @@ from mmpretrain.models.backbones.vision_transformer import \
     TransformerEncoderLayer
 
 from mmrgbd.registry import MODELS
-from ..utils import xavier_init_linears
+from ..utils import run_blocks, xavier_init_linears
 from ..utils.pos_embed import PE_ORDERS
 from .mae_decoder import sincos_grid_embed
 
@@ -78,10 +78,13 @@ class CrossAttentionTaskDecoder(BaseModule):
        sin-cos position embedding of its grid and the learned embedding of
        the modality (``modality_embed``). Together with the projected global
        tokens (no embedding) they form the **context**. Only tokens the
-       encoder saw (visible ones, plus global tokens) are attended to:
-       hidden positions are excluded by an attention mask, which equals
-       gathering the visible tokens per sample and needs no padding logic
-       for per-sample varying counts (Dirichlet budgets).
+       encoder saw (visible ones, plus global tokens) are attended to. With
+       the backbone's ``ids_keep`` (shared encoder: a fixed total of
+       encoded tokens per sample) the encoded tokens are gathered and only
+       they are projected and attended to, as the official adapter does
+       (:meth:`build_encoded_context`); otherwise the context holds every
+       position and the hidden ones are excluded by an attention mask
+       (:meth:`build_context`; the same result, more work).
     2. The **queries** are one per patch of the task: its projected visible
        tokens and the learned ``mask_token`` at its hidden positions, plus
        the task's sin-cos position embedding and the task's modality
@@ -117,6 +120,9 @@ class CrossAttentionTaskDecoder(BaseModule):
         pos_embed_order (str): Channel order of the sin-cos embeddings,
             ``'hw'`` (row first) as MultiMAE's. Defaults to ``'hw'``.
         norm_cfg (dict): Norm config. Defaults to LN with eps 1e-6.
+        with_cp (bool): Activation checkpointing of the transformer blocks
+            in training (less memory, one more block forward; the same
+            gradients). Defaults to False.
         init_cfg (dict | list[dict], optional): Init config.
     """
 
@@ -133,8 +139,10 @@ class CrossAttentionTaskDecoder(BaseModule):
                  use_global_tokens: bool = True,
                  pos_embed_order: str = 'hw',
                  norm_cfg: dict = dict(type='LN', eps=1e-6),
+                 with_cp: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(init_cfg=init_cfg)
+        self.with_cp = with_cp
         if pos_embed_order not in PE_ORDERS:
             raise ValueError(f'pos_embed_order must be one of {PE_ORDERS}, '
                              f'got {pos_embed_order!r}')
@@ -207,11 +215,83 @@ class CrossAttentionTaskDecoder(BaseModule):
                            device=glob.device))
         return torch.cat(ctx, 1), torch.cat(mask, 1)  # (B, L, D), (B, L)
 
-    def build_queries(self, feats: dict) -> torch.Tensor:
-        """This task's queries (B, N_task, D)."""
+    def _encoded_ids(self, feats: dict) -> Optional[torch.Tensor]:
+        """The backbone's ``ids_keep`` if the context can be gathered by it.
+
+        ``ids_keep`` (B, n) indexes the encoded tokens in the concatenation
+        of ``feats['tokens']`` (in their order). It is used when every
+        encoded modality is a context modality and there is something to
+        attend to; otherwise (hand-made feats, modality-specific encoders,
+        a decoder that ignores an encoded modality) the context is built on
+        the full layout with an attention mask (:meth:`build_context`).
+        """
+        ids = feats.get('ids_keep')
+        if ids is None or any(m not in self.modality_embed
+                              for m in feats['tokens']):
+            return None
+        glob = feats.get('global_tokens')
+        if ids.shape[1] == 0 and (not self.use_global_tokens or glob is None
+                                  or glob.shape[1] == 0):
+            return None
+        return ids
+
+    def build_encoded_context(self, feats: dict, ids: torch.Tensor):
+        """Context of the encoded tokens only, as the official adapter.
+
+        Equals :meth:`build_context` without its hidden (masked-out)
+        entries: the projection, the attention keys and values are computed
+        for the ``n`` encoded tokens (+ global) instead of every position.
+
+        Args:
+            feats (dict): The backbone output.
+            ids (Tensor): ``ids_keep`` (B, n), see :meth:`_encoded_ids`.
+
+        Returns:
+            tuple[Tensor, Tensor]: the context (B, G + n, D) and the
+            projected encoded tokens scattered back to the concatenated
+            full layout (B, N_all, D) (zeros elsewhere; the task queries
+            take their visible tokens from it).
+        """
+        mods = list(feats['tokens'])
+        tokens = torch.cat([feats['tokens'][m] for m in mods],
+                           1)  # (B, N_all, C)
+        B, N_all, C = tokens.shape
+        D = self.embed_dims
+        x = torch.gather(tokens, 1, ids[..., None].expand(-1, -1,
+                                                          C))  # (B, n, C)
+        glob = feats.get('global_tokens')
+        G = glob.shape[1] if self.use_global_tokens and glob is not None \
+            else 0
+        if G:
+            x = torch.cat([glob, x], 1)  # (B, G + n, C)
+        x = self.proj_context(x)  # (B, G + n, D)
+        encoded = x[:, G:]  # (B, n, D)
+        emb = torch.cat([
+            self._pos(feats['grid_sizes'][m], x) + self.modality_embed[m]
+            for m in mods
+        ], 1)  # (1, N_all, D)
+        index = ids[..., None].expand(-1, -1, D)  # (B, n, D)
+        emb = torch.gather(emb.expand(B, -1, -1), 1, index)  # (B, n, D)
+        context = torch.cat([x[:, :G], encoded + emb], 1)  # (B, G + n, D)
+        full = encoded.new_zeros(B, N_all, D).scatter(
+            1, index, encoded)  # (B, N_all, D)
+        return context, full
+
+    def build_queries(self, feats: dict,
+                      projected: Optional[torch.Tensor] = None
+                      ) -> torch.Tensor:
+        """This task's queries (B, N_task, D).
+
+        Args:
+            feats (dict): The backbone output.
+            projected (Tensor, optional): The task's tokens already passed
+                through ``proj_context`` (B, N_task, D) (only the visible
+                ones are used); None projects ``feats['tokens'][task]``.
+        """
         t = self.task
         if t in feats['tokens']:
-            tok = self.proj_context(feats['tokens'][t])  # (B, N_t, D)
+            tok = self.proj_context(feats['tokens'][t]) if projected is None \
+                else projected  # (B, N_t, D)
             vis = feats['visible'][t].bool()[..., None]  # (B, N_t, 1)
             q = torch.where(vis, tok, self.mask_token.to(tok.dtype))
             grid = feats['grid_sizes'][t]
@@ -242,12 +322,27 @@ class CrossAttentionTaskDecoder(BaseModule):
         Returns:
             Tensor: (B, N_task, out_channels).
         """
-        context, ctx_mask = self.build_context(feats)  # (B, L, D)
-        queries = self.build_queries(feats)  # (B, N_t, D)
+        ids = self._encoded_ids(feats)
+        if ids is None:
+            context, ctx_mask = self.build_context(feats)  # (B, L, D)
+            queries = self.build_queries(feats)  # (B, N_t, D)
+        else:
+            context, full = self.build_encoded_context(feats, ids)
+            ctx_mask = None  # (B, G + n, D): only encoded tokens
+            projected = None
+            if self.task in feats['tokens']:
+                start = 0
+                for m, tok in feats['tokens'].items():
+                    if m == self.task:
+                        break
+                    start += tok.shape[1]
+                n_task = feats['tokens'][self.task].shape[1]
+                projected = full[:, start:start + n_task]  # (B, N_t, D)
+            queries = self.build_queries(feats, projected)  # (B, N_t, D)
         x = self.cross_attn(
             self.query_norm(queries), self.context_norm(context),
             ctx_mask)  # (B, N_t, D), no residual (as official)
         x = self.mlp(self.mlp_norm(x), identity=x)  # (B, N_t, D)
-        for layer in self.layers:
-            x = layer(x)
+        x = run_blocks(self.layers, x,
+                       self.with_cp and self.training)  # (B, N_t, D)
         return self.head(x)  # (B, N_t, out_channels)

@@ -10,7 +10,7 @@ from mmpretrain.models.backbones.vision_transformer import \
     TransformerEncoderLayer
 
 from mmrgbd.registry import MODELS
-from ..utils import build_sincos_pos_embed, xavier_init_linears
+from ..utils import build_sincos_pos_embed, run_blocks, xavier_init_linears
 
 
 def sincos_grid_embed(grid_size: Sequence[int],
@@ -74,6 +74,9 @@ class MAEStyleDecoder(BaseModule):
         heads (dict): ``{modality: output dim}`` (``p*p*C``), e.g.
             ``dict(depth=256)``. Defaults to ``dict(depth=256)``.
         norm_cfg (dict): Norm config. Defaults to LN with eps 1e-6.
+        with_cp (bool): Activation checkpointing of the transformer blocks
+            in training (less memory, one more block forward; the same
+            gradients). Defaults to False.
         init_cfg (dict | list[dict], optional): Init config.
     """
 
@@ -87,8 +90,10 @@ class MAEStyleDecoder(BaseModule):
                  layout: str = 'fused',
                  heads: Dict[str, int] = dict(depth=256),
                  norm_cfg: dict = dict(type='LN', eps=1e-6),
+                 with_cp: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(init_cfg=init_cfg)
+        self.with_cp = with_cp
         if layout not in ('fused', 'concat'):
             raise ValueError(
                 f"layout must be 'fused' or 'concat', got {layout!r}")
@@ -140,11 +145,21 @@ class MAEStyleDecoder(BaseModule):
         xavier_init_linears(self)
 
     def _embed_modality(self, feats: dict, mod: str) -> torch.Tensor:
-        """Projected tokens of ``mod``; mask tokens at its hidden positions."""
-        tokens = self.decoder_embed[mod](feats['tokens'][mod])  # (B, N, D)
-        vis = feats['visible'][mod].bool()[..., None]  # (B, N, 1)
-        return torch.where(vis, tokens + self.modality_embed[mod],
-                           self.mask_token.to(tokens.dtype))  # (B, N, D)
+        """Projected tokens of ``mod``; mask tokens at its hidden positions.
+
+        Only the visible tokens are projected (as MAE's decoder embeds the
+        encoder output before adding mask tokens); hidden positions never
+        reach the linear layer.
+        """
+        tokens = feats['tokens'][mod]  # (B, N, C)
+        vis = feats['visible'][mod].bool()  # (B, N)
+        B, N = vis.shape
+        proj = self.decoder_embed[mod](tokens[vis])  # (n_vis, D)
+        vis = vis[..., None]  # (B, N, 1)
+        full = proj.new_zeros(B, N, proj.shape[-1]).masked_scatter(
+            vis, proj)  # (B, N, D)
+        return torch.where(vis, full + self.modality_embed[mod],
+                           self.mask_token.to(proj.dtype))  # (B, N, D)
 
     def build_sequence(self, feats: dict):
         """The decoder input sequence and each modality's slice of it.
@@ -205,7 +220,6 @@ class MAEStyleDecoder(BaseModule):
             dict[str, Tensor]: ``{modality: (B, N, p*p*C_mod)}`` per head.
         """
         x, slices = self.build_sequence(feats)  # (B, L, D)
-        for layer in self.layers:
-            x = layer(x)  # (B, L, D)
+        x = run_blocks(self.layers, x, self.with_cp and self.training)
         x = self.norm(x)
         return {m: head(x[:, slices[m]]) for m, head in self.heads.items()}
