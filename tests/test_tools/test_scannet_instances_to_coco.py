@@ -8,8 +8,6 @@ and, independently of the converter, scored by COCOeval against the masks
 the layout builders wrote.
 """
 import copy
-import importlib.util
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -18,17 +16,13 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from mmrgbd.datasets.errors import BadSampleError
+from real_layouts.files import load_tool as load_converter
 
-TOOL = Path(__file__).resolve().parents[2] / 'tools' / 'dataset_converters' \
-    / 'scannet_instances_to_coco.py'
+from mmrgbd.datasets.errors import BadSampleError
 
 
 def load_tool():
-    spec = importlib.util.spec_from_file_location('to_coco', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_converter('scannet_instances_to_coco')
 
 
 @pytest.fixture(scope='module')
@@ -231,10 +225,7 @@ def test_nyuv2_mat_instances_become_object_ids(tmp_path):
     """nyuv2_mat_to_png.py writes one id per (894-class label, instance)
     pair: instance 1 of two labels that share a 13-class (cabinet, dresser
     -> furniture) stays two objects, which the COCO converter keeps apart."""
-    spec = importlib.util.spec_from_file_location(
-        'nyuv2_mat_to_png', TOOL.parent / 'nyuv2_mat_to_png.py')
-    nyu = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(nyu)
+    nyu = load_converter('nyuv2_mat_to_png')
     label = np.array([[5, 5, 169], [169, 0, 5]])  # 894-class ids (H, W)
     inst = np.array([[1, 2, 1], [1, 1, 1]])
     np.testing.assert_array_equal(nyu.object_ids(label, inst),
