@@ -189,8 +189,11 @@ def test_mmpretrain_export_loads_in_unmodified_config(tool, pretrained,
     with torch.no_grad():
         feat = model.backbone(x)[-1]
         _, final = layer_outputs(enc, x)
+    # the weights are equal (above); the features to float rounding, since
+    # our patch embedding is one matmul over flattened patches and
+    # mmpretrain's a strided conv (same sums, another order)
     if G:  # default out_type 'cls_token': (B, C), our global token
-        assert_same(feat, final[:, 0])
+        torch.testing.assert_close(feat, final[:, 0])
     else:  # 'featmap': (B, C, h, w), our tokens in row-major order
         h, w = IMG[0] // P, IMG[1] // P
         torch.testing.assert_close(
