@@ -5,7 +5,8 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 
-from mmrgbd.engine.runner import build_runner, setup_distributed_for_device
+from mmrgbd.engine.runner import (build_runner, finish_distributed,
+                                  setup_distributed_for_device)
 from mmrgbd.utils import unsafe_checkpoint_loading
 
 
@@ -64,6 +65,7 @@ def main():
     with unsafe_checkpoint_loading(args.unsafe_load):
         runner = build_runner(cfg)
         metrics = runner.test()
+    finish_distributed()
     print(metrics)
 
 

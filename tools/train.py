@@ -7,7 +7,8 @@ import warnings
 from mmengine.config import Config, DictAction
 
 from mmrgbd.engine.optimizers import autocast_optim_wrapper_cfg
-from mmrgbd.engine.runner import build_runner, setup_distributed_for_device
+from mmrgbd.engine.runner import (build_runner, finish_distributed,
+                                  setup_distributed_for_device)
 from mmrgbd.engine.schedule import rescale_iter_schedule
 from mmrgbd.utils import unsafe_checkpoint_loading
 
@@ -145,6 +146,7 @@ def main():
                 'the config file: stretched the schedule to it '
                 '(--keep-schedule keeps it): ' + '; '.join(schedule_changes))
         runner.train()
+    finish_distributed()
 
 
 if __name__ == '__main__':

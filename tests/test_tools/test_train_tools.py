@@ -208,3 +208,25 @@ def test_amp_selects_the_autocast_wrapper():
     assert cfg.optim_wrapper.type == 'AutocastOptimWrapper'
     # the optimiser and its settings are kept
     assert cfg.optim_wrapper.optimizer == plain.optim_wrapper.optimizer
+
+
+def test_finish_distributed_tears_down_the_process_group(tmp_path):
+    """tools/train.py and tools/test.py end with finish_distributed(): a
+    barrier, then the process group is destroyed (a rank exiting with live
+    gloo threads could abort after a finished run); without a group it does
+    nothing."""
+    import torch.distributed as dist
+
+    from mmrgbd.engine.runner import finish_distributed
+    assert not dist.is_initialized()
+    finish_distributed()  # no group: a no-op
+    dist.init_process_group(
+        'gloo', init_method=f'file://{tmp_path / "store"}', rank=0,
+        world_size=1)
+    try:
+        assert dist.is_initialized()
+        finish_distributed()
+        assert not dist.is_initialized()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
