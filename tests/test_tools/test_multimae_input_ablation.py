@@ -44,6 +44,19 @@ def test_class_prior_entropy_and_visible_sets_by_hand():
             assert torch.equal(cases[case][m], again[case][m])
 
 
+def test_constant_depth_l1_by_hand():
+    """Mean |d - median of its image| over the valid pixels of all images
+    (invalid pixels neither set the median nor count)."""
+    tool = _tool()
+    depth = torch.tensor([[1., 2., 6., 100.], [0., 0., 3., 5.]]).view(
+        2, 1, 2, 2)
+    valid = torch.tensor([[True, True, True, False],
+                          [True, True, True, True]]).view(2, 1, 2, 2)
+    # image 1: median 2 -> |1-2|+0+|6-2| = 5 over 3 pixels; image 2: torch's
+    # lower median 0 -> 0+0+3+5 = 8 over 4 pixels; (5 + 8) / 7
+    assert tool.constant_depth_l1(depth, valid) == pytest.approx(13 / 7)
+
+
 def test_ablation_tool_on_the_demo_config():
     """The tool runs on the shipped MultiMAE demo config (untrained model,
     4 rooms): every case reports every decoder, a fully visible RGB has no

@@ -9,7 +9,9 @@ semseg, depth + semseg, semseg only. The same random positions (fixed
 generator) are used for every checkpoint, so a trained model and an
 untrained one (no checkpoint) are comparable. The class-prior entropy of the
 rendered semantic maps is printed as the reference of a semseg loss that
-uses no input at all.
+uses no input at all, and the depth L1 of the best constant per image (its
+median of the standardised depth) as the reference of a depth loss that
+uses no input.
 
 A model whose RGB encoder learned semantics has a semseg loss from RGB
 alone well below the class prior; one that propagates visible labels has
@@ -80,6 +82,29 @@ def class_prior_entropy(semseg: torch.Tensor, num_classes: int,
     return float(-(p * p.log()).sum())
 
 
+def constant_depth_l1(depth: torch.Tensor,
+                      valid: torch.Tensor) -> float:
+    """L1 of predicting each image's median depth at its valid pixels.
+
+    The best constant prediction per image under L1: a depth decoder whose
+    loss is not below it has learnt nothing about depth from its input.
+
+    Args:
+        depth (Tensor): (B, 1, H, W) depth as the loss sees it.
+        valid (Tensor): (B, 1, H, W) bool validity.
+
+    Returns:
+        float: Mean absolute deviation from the per-image median over all
+        valid pixels.
+    """
+    errs = []
+    for d, v in zip(depth, valid):
+        vals = d[v]  # (n_valid,)
+        if vals.numel():
+            errs.append((vals - vals.median()).abs())
+    return float(torch.cat(errs).mean())
+
+
 def task_losses(model, inputs: dict,
                 visible: Dict[str, torch.Tensor]) -> Dict[str, float]:
     """Every decoder's loss on its hidden tokens for the given visible
@@ -126,6 +151,8 @@ def main(argv=None) -> Dict[str, Dict[str, float]]:
           f'{source!r}), {num} patches per modality; checkpoint: '
           f'{args.checkpoint or "none (untrained)"}')
     print(f'class-prior entropy of the semantic maps: {prior:.3f}')
+    const = constant_depth_l1(inputs['depth'], inputs['depth_valid'])
+    print(f'depth L1 of the best constant per image (median): {const:.3f}')
     out: Dict[str, Dict[str, float]] = {}
     for case, vis in visible_sets(len(ds), num).items():
         out[case] = task_losses(model, inputs, vis)
