@@ -21,7 +21,7 @@ model = dict(
     neck=dict(in_channels=128, embed_dims=128, num_layers=2, num_heads=4),
     head=dict(contrast=dict(in_channels=128)),
     stage1_checkpoint='work_dirs/m3mae_stage1_vit-tiny_synthetic-demo/'
-    'iter_300.pth')
+    'iter_1500.pth')
 
 train_dataloader = dict(
     batch_size=8,

@@ -17,7 +17,7 @@ Example::
 
     python tools/analysis/stage1_contrast_check.py \\
         configs/pretrain/m3mae_stage1_vit-tiny_synthetic-demo.py \\
-        work_dirs/m3mae_stage1_vit-tiny_synthetic-demo/iter_300.pth
+        work_dirs/m3mae_stage1_vit-tiny_synthetic-demo/iter_1500.pth
 """
 import argparse
 import math
