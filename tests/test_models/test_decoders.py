@@ -383,6 +383,49 @@ def test_cross_attention_decoder_equals_official_reference():
     assert not hasattr(dec, 'norm')  # no LayerNorm before the head
 
 
+def test_decoder_uses_the_backbones_encoded_tokens_exactly():
+    """With a shared MultiModalViT the decoder takes the encoder outputs
+    from ``encoded_tokens`` (no concatenation + gather of the full layout):
+    its output and every gradient equal those of the gather path."""
+    from mmrgbd.models.backbones import MultiModalViT
+    torch.manual_seed(0)
+    backbone = MultiModalViT(
+        arch=dict(embed_dims=C, num_layers=1, num_heads=2,
+                  feedforward_channels=16),
+        img_size=(GRID[0] * 4, GRID[1] * 4), patch_size=4,
+        modalities=dict(rgb=dict(in_channels=3), depth=dict(in_channels=1)),
+        shared_encoder=True, num_global_tokens=1)
+    backbone.init_weights()
+    dec = _tiny_cross()
+    _randomise(dec)
+    x = dict(rgb=torch.randn(B, 3, GRID[0] * 4, GRID[1] * 4),
+             depth=torch.randn(B, 1, GRID[0] * 4, GRID[1] * 4))
+    runs = []
+    for keep in (True, False):
+        backbone.zero_grad()
+        dec.zero_grad()
+        feats = backbone(x, _budget_visible())
+        assert feats['encoded_tokens'].shape == (B, 4, C)
+        if not keep:
+            feats = {k: v for k, v in feats.items() if k != 'encoded_tokens'}
+        out = dec(feats)
+        out.pow(2).sum().backward()
+        grads = {n: p.grad.clone() for n, p in
+                 list(backbone.named_parameters(prefix='backbone')) +
+                 list(dec.named_parameters(prefix='decoder'))
+                 if p.grad is not None}
+        runs.append((out.detach(), grads))
+    (out_a, grads_a), (out_b, grads_b) = runs
+    torch.testing.assert_close(out_a, out_b, rtol=0, atol=1e-6)
+    assert grads_a.keys() == grads_b.keys()
+    # the gradient reaches the encoder through the encoded tokens
+    enc = [n for n in grads_a if n.startswith('backbone.')]
+    assert enc and any(grads_a[n].abs().sum() > 0 for n in enc)
+    for n in grads_a:
+        torch.testing.assert_close(grads_a[n], grads_b[n], rtol=0,
+                                   atol=1e-6, msg=n)
+
+
 def test_decoder_init_as_official():
     """Official init: xavier for every linear layer with the fused qkv / kv
     split per matrix, zero biases, zero mask token, task embeddings

@@ -107,7 +107,7 @@ def test_output_dict_and_shapes_both_layouts():
         vis = masker(3, grids, generator=torch.Generator().manual_seed(0))
         out = model(x, vis)
         assert set(out) == {'tokens', 'visible', 'global_tokens',
-                            'grid_sizes', 'ids_keep'}
+                            'grid_sizes', 'ids_keep', 'encoded_tokens'}
         assert out['grid_sizes'] == grids
         for m in MODS:
             t = out['tokens'][m]
@@ -118,8 +118,15 @@ def test_output_dict_and_shapes_both_layouts():
         if shared:
             assert out['ids_keep'].shape == (3, 12 + 6 + 6)
             assert out['global_tokens'].shape == (3, 1, 32)
+            # the encoder outputs in ids_keep order: exactly the tokens the
+            # full layout holds at those positions
+            full = torch.cat([out['tokens'][m] for m in MODS], 1)
+            idx = out['ids_keep'][..., None].expand(-1, -1, 32)
+            assert torch.equal(out['encoded_tokens'],
+                               torch.gather(full, 1, idx))
         else:
             assert out['ids_keep'] is None
+            assert out['encoded_tokens'] is None
             assert out['global_tokens'].shape == (3, 3, 32)
 
 

@@ -412,7 +412,9 @@ class MultiModalViT(BaseModule):
     encoders' global tokens concatenated in modality order, (B, G * M,
     C)), ``grid_sizes={m: (h, w)}``, and ``ids_keep`` (shared layout: (B,
     n) indices of the encoded tokens in the concatenation of all used
-    modalities; None otherwise).
+    modalities; None otherwise) with ``encoded_tokens`` (B, n, C), the
+    encoder's outputs of those tokens in that order (the ``tokens`` before
+    they are scattered; None otherwise).
     """
 
     def __init__(self,
@@ -624,6 +626,7 @@ class MultiModalViT(BaseModule):
             out_tokens = dict(zip(mods, full.split(sizes, dim=1)))
             global_tokens = y[:, :G] if G else None  # (B, G, C)
             ids_keep = ids
+            encoded = y[:, G:]  # (B, n, C)
         else:
             out_tokens, globals_ = {}, []
             for m in mods:
@@ -641,10 +644,11 @@ class MultiModalViT(BaseModule):
                                               tokens[m].shape[1])  # (B, N, C)
                 globals_.append(y[:, :G])  # (B, G, C)
             global_tokens = torch.cat(globals_, dim=1) if G else None
-            ids_keep = None
+            ids_keep = encoded = None
         return dict(
             tokens=out_tokens,
             visible=vis,
             global_tokens=global_tokens,
             grid_sizes=grids,
-            ids_keep=ids_keep)
+            ids_keep=ids_keep,
+            encoded_tokens=encoded)

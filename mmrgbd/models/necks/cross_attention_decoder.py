@@ -253,12 +253,18 @@ class CrossAttentionTaskDecoder(BaseModule):
             take their visible tokens from it).
         """
         mods = list(feats['tokens'])
-        tokens = torch.cat([feats['tokens'][m] for m in mods],
-                           1)  # (B, N_all, C)
-        B, N_all, C = tokens.shape
+        B, n = ids.shape
+        N_all = sum(feats['tokens'][m].shape[1] for m in mods)
         D = self.embed_dims
-        x = torch.gather(tokens, 1, ids[..., None].expand(-1, -1,
-                                                          C))  # (B, n, C)
+        x = feats.get('encoded_tokens')
+        if x is None or x.shape[:2] != (B, n):
+            # no encoder output in ids_keep order: gather it from the full
+            # layout (the same tokens; the backbone's copy saves a
+            # concatenation and a gather per decoder, and their backward)
+            tokens = torch.cat([feats['tokens'][m] for m in mods],
+                               1)  # (B, N_all, C)
+            x = torch.gather(tokens, 1, ids[..., None].expand(
+                -1, -1, tokens.shape[-1]))  # (B, n, C)
         glob = feats.get('global_tokens')
         G = glob.shape[1] if self.use_global_tokens and glob is not None \
             else 0
