@@ -683,6 +683,21 @@ def check_keys(state_dict: Dict[str, torch.Tensor],
                      if k in expected and tuple(v.shape) != expected[k]))
 
 
+def raise_on_key_problems(problems: Dict[str, list], path: str,
+                          mismatch: str) -> None:
+    """Raise :class:`ExportError` if :func:`check_keys` found anything.
+
+    Args:
+        problems (dict): ``check_keys`` output (possibly filtered).
+        path (str): The source checkpoint, named first in the message.
+        mismatch (str): What does not match, e.g. ``'the export does not
+            match MultiModalViT {cfg}'``.
+    """
+    if any(problems.values()):
+        raise ExportError(f'{path}: {mismatch}: ' + '; '.join(
+            f'{k} {v}' for k, v in problems.items() if v))
+
+
 # ---------------------------------------------------------------------- #
 # the whole export
 # ---------------------------------------------------------------------- #
@@ -760,10 +775,10 @@ def convert_encoder(state_dict: Dict[str, torch.Tensor],
     problems = check_keys(out, model)
     problems['missing'] = [k for k in problems['missing']
                            if k not in new_keys]
-    if any(problems.values()):
-        raise ExportError(f'{path}: the {target} export does not match the '
-                          f'{target} VisionTransformer {cfg}: ' + '; '.join(
-                              f'{k} {v}' for k, v in problems.items() if v))
+    raise_on_key_problems(
+        problems, path,
+        f'the {target} export does not match the {target} '
+        f'VisionTransformer {cfg}')
     out_prefix = '' if target == 'mmseg' else 'backbone.'
     out = OrderedDict((out_prefix + k, v) for k, v in out.items())
     meta = dict(
@@ -902,11 +917,8 @@ def convert_multimodal(state_dict: Dict[str, torch.Tensor],
     check_cfg['arch'] = dict(arch, num_heads=1)
     with torch.device('meta'):
         target = MultiModalViT(**check_cfg)
-    problems = check_keys(out, target)
-    if any(problems.values()):
-        raise ExportError(f'{path}: the export does not match MultiModalViT '
-                          f'{cfg}: ' + '; '.join(
-                              f'{k} {v}' for k, v in problems.items() if v))
+    raise_on_key_problems(check_keys(out, target), path,
+                          f'the export does not match MultiModalViT {cfg}')
     info = infos[modalities[0]]
     meta = dict(
         target=MULTIMODAL_TARGET,

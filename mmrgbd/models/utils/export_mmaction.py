@@ -66,7 +66,7 @@ import torch
 
 from .export import (ExportError, _plain, check_keys, count_layers,
                      find_encoder, get_state_dict, load_pretrain_checkpoint,
-                     num_heads_from_checkpoint)
+                     num_heads_from_checkpoint, raise_on_key_problems)
 from .pos_embed import (GRID_ORDERS, build_sincos_pos_embed,
                         get_token_sincos_pos_embed)
 
@@ -350,11 +350,10 @@ def convert_encoder_mmaction2(state_dict: Dict[str, torch.Tensor],
     pos, pos_info = target_video_pos_embed(sd.pop('pos_embed'), grid)
     out, max_k_bias = to_mmaction2(sd, spec, pos, pooling)
     cfg = target_config(spec, img_size, num_frames, pooling, num_heads)
-    problems = check_keys(out, build_target(cfg))
-    if any(problems.values()):
-        raise ExportError(f'{path}: the mmaction2 export does not match the '
-                          f'mmaction2 VisionTransformer {cfg}: ' + '; '.join(
-                              f'{k} {v}' for k, v in problems.items() if v))
+    raise_on_key_problems(
+        check_keys(out, build_target(cfg)), path,
+        f'the mmaction2 export does not match the mmaction2 '
+        f'VisionTransformer {cfg}')
     out = OrderedDict(('backbone.' + k, v) for k, v in out.items())
     meta = dict(
         target='mmaction2',
