@@ -23,6 +23,7 @@ from mmengine.registry import DefaultScope
 from real_layouts.imagenet import build_imagenet
 from real_layouts.kitti_depth import build_kitti_depth
 from real_layouts.nyu_depth_mmseg import build_nyu_depth_mmseg
+from schedule_curves import lr_curve
 
 from mmrgbd.evaluation import DepthEstimationMetric
 from mmrgbd.models.utils.export import ExportError, export_vit
@@ -41,34 +42,6 @@ NYU_CONFIGS = {
 }
 KITTI_CONFIG = 'densedepth_simipu-r50_kitti-eigen-352x704.py'
 IN1K_CONFIG = 'vit-b-p16_multimae-pre_8xb128-coslr-100e_in1k.py'
-
-
-def _schedulers(cfg, epoch_length):
-    """The config's schedulers as iteration-based ones on one parameter."""
-    from mmengine.registry import PARAM_SCHEDULERS
-    p = torch.nn.Parameter(torch.zeros(1))
-    optim = torch.optim.AdamW([p], lr=cfg.optim_wrapper.optimizer.lr)
-    scheds = []
-    for s in cfg.param_scheduler:
-        s = dict(s)
-        if s.pop('convert_to_iter_based', False):
-            cls = PARAM_SCHEDULERS.get(s.pop('type'))
-            scheds.append(cls.build_iter_from_epoch(
-                optim, epoch_length=epoch_length, **s))
-        else:
-            scheds.append(PARAM_SCHEDULERS.build(dict(s, optimizer=optim)))
-    return optim, scheds
-
-
-def _lr_curve(cfg, epoch_length, total):
-    optim, scheds = _schedulers(cfg, epoch_length)
-    lrs = []
-    for _ in range(total):
-        lrs.append(optim.param_groups[0]['lr'])
-        optim.step()
-        for s in scheds:
-            s.step()
-    return lrs
 
 
 # --------------------------------------------------- hyper-parameters
@@ -109,7 +82,7 @@ def test_nyu_depth_configs_are_the_tables(name):
     assert cfg.param_scheduler == base.param_scheduler
     if name != sorted(NYU_CONFIGS)[0]:
         return
-    lrs = _lr_curve(cfg, epoch_length=1, total=2000)
+    lrs = lr_curve(cfg, epoch_length=1, total=2000)
     assert lrs[0] == pytest.approx(1e-6)
     assert lrs[100] == pytest.approx(1e-4)
     assert lrs[100 + 950] == pytest.approx(0.5e-4, rel=1e-3)
@@ -131,7 +104,7 @@ def test_simipu_kitti_config_is_the_papers_baseline():
     # the toolbox's clip of 35 at alpha = 1 is 350 at alpha = 10
     assert cfg.optim_wrapper.clip_grad.max_norm == 35 * loss.alpha
     assert cfg.train_cfg.max_epochs == 24
-    lrs = _lr_curve(cfg, epoch_length=10, total=240)
+    lrs = lr_curve(cfg, epoch_length=10, total=240)
     assert lrs[0] == pytest.approx(1e-4 / 25)
     assert max(lrs) == pytest.approx(1e-4, rel=1e-3)
     assert np.argmax(lrs) == pytest.approx(0.3 * 240, abs=1)
@@ -159,7 +132,7 @@ def test_in1k_config_is_multimae_table_6():
     assert 'RandomErasing' not in train  # MultiMAE: reprob 0
     ra = cfg.train_pipeline[train.index('RandAugment')]
     assert (ra.magnitude_level, ra.magnitude_std) == (9, 0.5)
-    lrs = _lr_curve(cfg, epoch_length=4, total=400)
+    lrs = lr_curve(cfg, epoch_length=4, total=400)
     assert lrs[0] == pytest.approx(1e-6)  # warm-up from 1e-6
     assert lrs[20] == pytest.approx(2e-3)
     assert lrs[-1] == pytest.approx(1e-6, rel=0.05)

@@ -23,6 +23,7 @@ from mmengine.registry import DefaultScope
 from real_layouts.nyuv2_labeled import build_nyuv2_labeled
 from real_layouts.scannet_seg import build_scannet_frames_25k
 from real_layouts.sunrgbd_seg import build_sunrgbd_seg
+from schedule_curves import lr_curve
 
 from mmrgbd.models.utils.export import export_vit
 from mmrgbd.utils import safe_load
@@ -254,24 +255,10 @@ def test_seg_config_trains_and_validates_on_its_real_layout(
 
 # ------------------------------------------------- the papers' tables
 def _lr_curve(cfg, epoch_length, total):
-    """The learning rate of each iteration under the config's schedulers."""
-    from mmengine.registry import PARAM_SCHEDULERS
-    p = torch.nn.Parameter(torch.zeros(1))
-    optim = torch.optim.AdamW([p], lr=cfg.optim_wrapper.optimizer.lr)
-    scheds = []
-    for s in cfg.param_scheduler:
-        s = dict(s)
-        assert s.pop('convert_to_iter_based')
-        cls = PARAM_SCHEDULERS.get(s.pop('type'))
-        scheds.append(cls.build_iter_from_epoch(
-            optim, epoch_length=epoch_length, **s))
-    lrs = []
-    for _ in range(total):
-        lrs.append(optim.param_groups[0]['lr'])
-        optim.step()
-        for s in scheds:
-            s.step()
-    return lrs
+    """The learning rate of each iteration; every scheduler of these
+    configs is epoch-based, converted to iterations."""
+    assert all(s.get('convert_to_iter_based') for s in cfg.param_scheduler)
+    return lr_curve(cfg, epoch_length, total)
 
 
 #: config: (epochs, GPUs, colour jitter, Gaussian blur, flip, LSJ)
