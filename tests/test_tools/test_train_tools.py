@@ -135,7 +135,9 @@ def test_auto_scale_lr_on_a_config_without_a_base(tmp_path):
     finally:
         MessageHub._instance_dict.clear()
         MessageHub._instance_dict.update(hubs)
-    assert optim_wrapper.param_groups[0]['lr'] == pytest.approx(2e-3)
+    # batch 16 against the base of 8: twice the config's own lr (5e-4)
+    assert cfg.optim_wrapper.optimizer.lr == pytest.approx(5e-4)
+    assert optim_wrapper.param_groups[0]['lr'] == pytest.approx(1e-3)
     # a config's own base is kept
     cfg, _ = _merged(tool, '--auto-scale-lr', '--cfg-options',
                      'auto_scale_lr.base_batch_size=4')
